@@ -1,0 +1,239 @@
+"""Training configuration: the YAML files under config/models-configs/, validated with pydantic.
+
+Each section is its own model so that a field is documented once, where it lives. A bad
+file fails before any work, with the YAML path of every offending field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+EMBEDDED_PREFIX = "embedded:"
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the YAML path."""
+
+
+class _Section(BaseModel):
+    # Typos in a config must fail loudly rather than be ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureOverride(_Section):
+    kind: Literal["numeric", "categorical"] | None = None
+    """Force the feature kind instead of inferring it from the column dtype."""
+    missing: Literal["allow", "reject"] | None = None
+    """Whether serving accepts a missing value; inferred from the training data if unset."""
+    min: float | None = None
+    """Lowest value serving accepts (numeric only)."""
+    max: float | None = None
+    """Highest value serving accepts (numeric only)."""
+    sentinels: list[float] = Field(default_factory=list)
+    """Codes that mean "not a number" (GMSC's 96/98): each gets an indicator, the value is imputed."""
+    oov: Literal["bucket", "reject"] | None = None
+    """Unseen categories: map to the out-of-vocabulary bucket, or reject the request."""
+    reason: str | None = None
+    """Plain-language text of the adverse reason code for this feature."""
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> "FeatureOverride":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class DataConfig(_Section):
+    path: str = "embedded:german_credit"
+    """CSV/Parquet path (relative to the config file or absolute), or `embedded:german_credit`."""
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    target: str
+    """Column holding the outcome."""
+    positive_label: str | int | float
+    """Value of the target column that means default ("bad")."""
+    id_columns: list[str] = Field(default_factory=list)
+    """Identifiers: never used as features."""
+    drop_columns: list[str] = Field(default_factory=list)
+    """Columns excluded from the model (e.g. protected attributes)."""
+    features: dict[str, FeatureOverride] = Field(default_factory=dict)
+    """Per-feature overrides of the inferred spec."""
+    max_categories: int = Field(default=50, ge=2)
+    """A string column with more distinct values than this is an error, not a silent feature."""
+
+
+class SplitConfig(_Section):
+    test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+    validation_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+    """Fraction of the remaining (non-test) rows used for early stopping and calibration."""
+    stratified: bool = True
+    seed: int = 42
+
+
+class NumericEmbeddingConfig(_Section):
+    kind: Literal["none", "periodic", "piecewise_linear"] = "none"
+    """Per-feature embedding of numeric inputs (Gorishniy et al. 2022); `none` feeds values as is."""
+    dim: int = Field(default=8, ge=1, le=128)
+    """Output width per numeric feature."""
+    frequencies: int = Field(default=16, ge=1, le=128)
+    """Periodic: number of learned frequencies per feature."""
+    sigma: float = Field(default=0.1, gt=0)
+    """Periodic: scale of the initial frequencies."""
+    bins: int = Field(default=16, ge=2, le=256)
+    """Piecewise-linear: number of quantile bins per feature."""
+
+
+class NetworkConfig(_Section):
+    hidden_sizes: list[int] = Field(default_factory=lambda: [64, 32], min_length=1)
+    activation: Literal["relu", "gelu", "silu", "tanh"] = "relu"
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    normalization: Literal["none", "batchnorm", "layernorm"] = "batchnorm"
+    embedding_dim: int | None = Field(default=None, ge=1, le=64)
+    """Categorical embedding width; unset = min(16, (categories + 1) // 2) per feature."""
+    numeric_embedding: NumericEmbeddingConfig = Field(default_factory=NumericEmbeddingConfig)
+
+    @model_validator(mode="after")
+    def _positive_sizes(self) -> "NetworkConfig":
+        for i, size in enumerate(self.hidden_sizes):
+            if size < 1:
+                raise ValueError(f"hidden_sizes[{i}] must be >= 1, got {size}")
+        return self
+
+
+class OptimisationConfig(_Section):
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = Field(default=1e-3, gt=0, le=1)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    batch_size: int = Field(default=128, ge=1)
+    epochs: int = Field(default=50, ge=1)
+    patience: int = Field(default=8, ge=1)
+    """Early stopping: epochs without a better validation AUC before stopping."""
+    schedule: Literal["constant", "cosine", "onecycle"] = "constant"
+    class_weighting: Literal["none", "balanced"] | float = "none"
+    """Weight of the positive class in the loss; calibration afterwards restores probabilities."""
+    calibration: Literal["none", "platt", "temperature"] = "platt"
+    """Post-hoc calibration fitted on the validation split."""
+    seeds: int = Field(default=1, ge=1, le=16)
+    """Ensemble size: networks trained with different seeds, logits averaged in one ONNX graph."""
+    threads: int | None = Field(default=None, ge=1)
+    """torch intra-op threads; unset = torch's default."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+
+
+class DecisionBand(_Section):
+    name: str = Field(min_length=1)
+    min_score: int | None = None
+    """Lowest score in this band; the last band (no min_score) catches the rest."""
+
+
+class ScoringConfig(_Section):
+    pdo: float = Field(default=20.0, gt=0)
+    """Points to double the odds (good:bad)."""
+    base_score: float = 600.0
+    base_odds: float = Field(default=50.0, gt=0)
+    """Good:bad odds at base_score."""
+    bands: list[DecisionBand] = Field(
+        default_factory=lambda: [
+            DecisionBand(name="approve", min_score=560),
+            DecisionBand(name="refer", min_score=540),
+            DecisionBand(name="decline"),
+        ],
+        min_length=1,
+    )
+    """Decision bands, highest first."""
+    adverse_decisions: list[str] = Field(default_factory=lambda: ["decline", "refer"])
+    """Decisions that carry reason codes."""
+    reason_codes: int = Field(default=4, ge=1, le=10)
+    """How many adverse reasons to return per row."""
+
+    @model_validator(mode="after")
+    def _bands_are_ordered(self) -> "ScoringConfig":
+        mins = [b.min_score for b in self.bands]
+        if mins[-1] is not None:
+            raise ValueError("the last band must have no min_score (it catches every other score)")
+        if any(m is None for m in mins[:-1]):
+            raise ValueError("only the last band may omit min_score")
+        if any(a <= b for a, b in zip(mins[:-2], mins[1:-1])):
+            raise ValueError(f"bands must be ordered by strictly decreasing min_score, got {mins[:-1]}")
+        names = [b.name for b in self.bands]
+        if len(set(names)) != len(names):
+            raise ValueError(f"band names must be unique, got {names}")
+        unknown = sorted(set(self.adverse_decisions) - set(names))
+        if unknown:
+            raise ValueError(f"adverse_decisions names unknown bands {unknown}; bands are {names}")
+        return self
+
+
+class RegistryConfig(_Section):
+    model_name: str = Field(default="credit-score", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    experiment: str = "credit-score"
+    promotion_tolerance: float = Field(default=0.005, ge=0, le=1)
+    """Champion moves to the new version if its test AUC >= champion's minus this."""
+
+
+class TrainConfig(_Section):
+    data: DataConfig
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    optimisation: OptimisationConfig = Field(default_factory=OptimisationConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    description: str = ""
+
+
+def _format_errors(source: str, err: ValidationError) -> str:
+    lines = [f"invalid config {source}:"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "<root>"
+        got = e.get("input")
+        got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {path}: {e['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b.c=value` overrides (value parsed as YAML) to a raw config mapping."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form section.field=value")
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def parse_config(raw: Any, source: str = "<config>") -> TrainConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"invalid config {source}: the top level must be a mapping, got {type(raw).__name__}")
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(source, e)) from e
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read and validate a YAML config; relative data paths resolve against the file's folder."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file not found: {path}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path} is not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        return parse_config(raw, str(path))  # raises with the reason
+    cfg = parse_config(apply_overrides(raw, overrides or []), str(path))
+    data_path = cfg.data.path
+    if not data_path.startswith(EMBEDDED_PREFIX) and not Path(data_path).is_absolute():
+        resolved = (path.parent / data_path).resolve()
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"path": str(resolved)})})
+    return cfg

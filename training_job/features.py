@@ -1,0 +1,141 @@
+"""Inferring the feature spec from a table and fitting its transform parameters.
+
+Kinds, dtypes and missing-value policy come from the whole table (schema, not statistics);
+quantiles, vocabularies and baselines are fitted on the training split only.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from training_job.artifact import FeatureSpec, NetworkInfo, NumericTransform
+from training_job.config import DataConfig, FeatureOverride
+from training_job.data import DataError
+
+N_QUANTILES = 256
+# Normal scores are clamped at the quantiles of 1e-4 and 1 - 1e-4 (about ±3.7): enough
+# resolution for 150k rows, and no point is mapped to an extreme the network never saw.
+_EDGE = 1e-4
+
+
+def _pretty(name: str) -> str:
+    return name.replace("_", " ").replace("-", " ").strip()
+
+
+def infer_kind(column: pd.Series, override: FeatureOverride) -> str:
+    if override.kind:
+        return override.kind
+    if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        return "categorical"
+    return "numeric"
+
+
+def fit_numeric_transform(values: np.ndarray, sentinels: list[float]) -> NumericTransform:
+    x = values[~np.isnan(values)]
+    if sentinels:
+        x = x[~np.isin(x, sentinels)]
+    if x.size == 0:
+        raise DataError("no usable (non-missing, non-sentinel) values in the training split")
+    levels = np.linspace(_EDGE, 1 - _EDGE, N_QUANTILES)
+    quantiles = np.quantile(x, levels)
+    scores = np.array([NormalDist().inv_cdf(p) for p in levels])
+    # Mass points (many zeros in day-past-due counts) give tied quantiles: keep one breakpoint
+    # per value at the mean score of its tied levels, so np.interp sees increasing x.
+    unique, inverse = np.unique(quantiles, return_inverse=True)
+    merged = np.bincount(inverse, weights=scores) / np.bincount(inverse)
+    fill = float(np.interp(np.median(x), unique, merged))
+    return NumericTransform(quantiles=unique.tolist(), normal_scores=merged.tolist(), fill=fill)
+
+
+def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataConfig) -> tuple[list[FeatureSpec], NetworkInfo]:
+    """Infer and fit the spec: `frame` is the whole feature table, `train_rows` indexes the training split."""
+    specs: list[FeatureSpec] = []
+    n_numeric = n_flags = n_categorical = 0
+    for i, name in enumerate(frame.columns):
+        column = frame[name]
+        override = cfg.features.get(name, FeatureOverride())
+        kind = infer_kind(column, override)
+        has_missing = bool(column.isna().any())
+        missing = override.missing or ("allow" if has_missing else "reject")
+        common = dict(
+            name=name,
+            kind=kind,
+            missing=missing,
+            code=f"R{i + 1:02d}",
+            reason=override.reason or f"{_pretty(name).capitalize()} raised the estimated risk",
+        )
+        train = column.iloc[train_rows]
+        if kind == "numeric":
+            try:
+                values = pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64)
+            except (ValueError, TypeError) as e:
+                raise DataError(f"feature {name!r} is declared numeric but holds non-numbers: {e}") from e
+            train_values = values[train_rows]
+            try:
+                transform = fit_numeric_transform(train_values, override.sentinels)
+            except DataError as e:
+                raise DataError(f"feature {name!r}: {e}") from e
+            is_int = pd.api.types.is_integer_dtype(column)
+            n_ind = (1 if missing == "allow" else 0) + len(override.sentinels)
+            usable = train_values[~np.isnan(train_values) & ~np.isin(train_values, override.sentinels)]
+            specs.append(
+                FeatureSpec(
+                    **common,
+                    dtype="int" if is_int else "float",
+                    min=override.min,
+                    max=override.max,
+                    observed_min=float(np.nanmin(values)),
+                    observed_max=float(np.nanmax(values)),
+                    sentinels=override.sentinels,
+                    transform=transform,
+                    baseline=float(np.median(usable)),
+                    numeric_index=n_numeric,
+                    flag_indices=list(range(n_flags, n_flags + n_ind)),
+                )
+            )
+            n_numeric += 1
+            n_flags += n_ind
+        else:
+            text = train.dropna().astype(str)
+            distinct = column.dropna().astype(str).nunique()
+            if distinct > cfg.max_categories:
+                raise DataError(
+                    f"feature {name!r} has {distinct} distinct values (> data.max_categories="
+                    f"{cfg.max_categories}); drop it, declare it numeric, or raise the limit"
+                )
+            specs.append(
+                FeatureSpec(
+                    **common,
+                    dtype="string",
+                    categories=sorted(text.unique().tolist()),
+                    oov=override.oov or "bucket",
+                    baseline=str(text.mode().iloc[0]),
+                    categorical_index=n_categorical,
+                )
+            )
+            n_categorical += 1
+    counts = {"numeric": n_numeric, "flags": n_flags, "categorical": n_categorical}
+    network = NetworkInfo(
+        sha256="",
+        inputs=[k for k, v in counts.items() if v > 0],
+        n_numeric=n_numeric,
+        n_flags=n_flags,
+        n_categorical=n_categorical,
+    )
+    return specs, network
+
+
+def frame_to_columns(frame: pd.DataFrame, features: list[FeatureSpec]) -> dict[str, np.ndarray]:
+    """Raw columns in the form `transform.encode` takes (what serving builds from a v2 request)."""
+    out: dict[str, np.ndarray] = {}
+    for f in features:
+        col = frame[f.name]
+        if f.kind == "numeric":
+            out[f.name] = pd.to_numeric(col).to_numpy(dtype=np.float64)
+        else:
+            obj = col.astype(object)
+            out[f.name] = np.where(col.isna(), None, obj.astype(str)).astype(object)
+    return out

@@ -1,0 +1,139 @@
+"""The PyTorch network: embeddings for categoricals (and optionally numerics) feeding an MLP.
+
+Numeric embeddings follow Gorishniy et al. 2022, "On Embeddings for Numerical Features in
+Tabular Deep Learning": `periodic` is their PLR (periodic → linear → ReLU), `piecewise_linear`
+their PLE with quantile bins. Every op here exports to ONNX with the TorchScript exporter.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from training_job.config import NetworkConfig, NumericEmbeddingConfig
+
+_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
+
+
+class PeriodicEmbedding(nn.Module):
+    """x → ReLU(Linear([cos 2πcx, sin 2πcx])) per feature, with learned frequencies c."""
+
+    def __init__(self, n_features: int, cfg: NumericEmbeddingConfig) -> None:
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(n_features, cfg.frequencies) * cfg.sigma)
+        self.weight = nn.Parameter(torch.empty(n_features, 2 * cfg.frequencies, cfg.dim))
+        self.bias = nn.Parameter(torch.zeros(n_features, cfg.dim))
+        nn.init.uniform_(self.weight, -1 / math.sqrt(2 * cfg.frequencies), 1 / math.sqrt(2 * cfg.frequencies))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = 2 * math.pi * self.frequencies[None] * x[..., None]
+        periodic = torch.cat([torch.cos(v), torch.sin(v)], dim=-1)
+        out = torch.einsum("bfk,fkd->bfd", periodic, self.weight) + self.bias
+        return torch.relu(out).flatten(1)
+
+
+class PiecewiseLinearEmbedding(nn.Module):
+    """PLE: per-bin ramp encoding between quantile edges, then a per-feature linear map."""
+
+    def __init__(self, edges: np.ndarray, cfg: NumericEmbeddingConfig) -> None:
+        super().__init__()
+        # edges: [n_features, bins + 1], increasing per row (ties nudged apart at fit time)
+        e = torch.as_tensor(edges, dtype=torch.float32)
+        self.register_buffer("left", e[:, :-1])
+        self.register_buffer("width", (e[:, 1:] - e[:, :-1]).clamp_min(1e-6))
+        bins = e.shape[1] - 1
+        self.weight = nn.Parameter(torch.empty(e.shape[0], bins, cfg.dim))
+        self.bias = nn.Parameter(torch.zeros(e.shape[0], cfg.dim))
+        nn.init.uniform_(self.weight, -1 / math.sqrt(bins), 1 / math.sqrt(bins))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ramp = (x[..., None] - self.left[None]) / self.width[None]
+        n_bins = ramp.shape[-1]
+        # first bin open to the left, last open to the right, inner bins clamped to [0, 1]
+        lo = torch.cat([ramp[..., :1], ramp[..., 1:].clamp(min=0.0)], dim=-1)
+        enc = torch.cat([lo[..., : n_bins - 1].clamp(max=1.0), lo[..., n_bins - 1 :]], dim=-1)
+        out = torch.einsum("bfk,fkd->bfd", enc, self.weight) + self.bias
+        return torch.relu(out).flatten(1)
+
+
+def quantile_edges(numeric: np.ndarray, bins: int) -> np.ndarray:
+    """Per-feature bin edges at training quantiles, strictly increasing."""
+    q = np.quantile(numeric, np.linspace(0, 1, bins + 1), axis=0).T.astype(np.float64)
+    # tied quantiles (mass points) become tiny bins rather than zero-width ones
+    for row in q:
+        for j in range(1, row.size):
+            row[j] = max(row[j], row[j - 1] + 1e-3)
+    return q
+
+
+def categorical_width(cardinality: int, cfg: NetworkConfig) -> int:
+    return cfg.embedding_dim or min(16, (cardinality + 1) // 2)
+
+
+class CreditNet(nn.Module):
+    """inputs (as listed in `input_names`) → logit [N]."""
+
+    def __init__(
+        self,
+        input_names: list[str],
+        n_numeric: int,
+        n_flags: int,
+        cardinalities: list[int],
+        cfg: NetworkConfig,
+        numeric_sample: np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_names = list(input_names)
+        emb_cfg = cfg.numeric_embedding
+        if n_numeric and emb_cfg.kind == "periodic":
+            self.numeric_embedding: nn.Module = PeriodicEmbedding(n_numeric, emb_cfg)
+            numeric_width = n_numeric * emb_cfg.dim
+        elif n_numeric and emb_cfg.kind == "piecewise_linear":
+            if numeric_sample is None:
+                raise ValueError("piecewise_linear embeddings need the training numerics for their bins")
+            self.numeric_embedding = PiecewiseLinearEmbedding(quantile_edges(numeric_sample, emb_cfg.bins), emb_cfg)
+            numeric_width = n_numeric * emb_cfg.dim
+        else:
+            self.numeric_embedding = nn.Identity()
+            numeric_width = n_numeric
+        self.embeddings = nn.ModuleList(nn.Embedding(c, categorical_width(c, cfg)) for c in cardinalities)
+        width = numeric_width + n_flags + sum(e.embedding_dim for e in self.embeddings)
+        layers: list[nn.Module] = []
+        for size in cfg.hidden_sizes:
+            layers.append(nn.Linear(width, size))
+            if cfg.normalization == "batchnorm":
+                layers.append(nn.BatchNorm1d(size))
+            elif cfg.normalization == "layernorm":
+                layers.append(nn.LayerNorm(size))
+            layers.append(_ACTIVATIONS[cfg.activation]())
+            if cfg.dropout:
+                layers.append(nn.Dropout(cfg.dropout))
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        named = dict(zip(self.input_names, inputs))
+        parts: list[torch.Tensor] = []
+        if "numeric" in named:
+            parts.append(self.numeric_embedding(named["numeric"]))
+        if "flags" in named:
+            parts.append(named["flags"])
+        if "categorical" in named:
+            cat = named["categorical"]
+            parts.extend(emb(cat[:, i]) for i, emb in enumerate(self.embeddings))
+        return self.mlp(torch.cat(parts, dim=1)).squeeze(-1)
+
+
+class Ensemble(nn.Module):
+    """Mean of member logits: one ONNX graph for a seed ensemble."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(*inputs) for m in self.members]).mean(dim=0)

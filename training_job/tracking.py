@@ -1,0 +1,70 @@
+"""Logging a run to MLflow: params, dataset, plots, model card and the model itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import onnxruntime
+import pandas as pd
+import pydantic
+import yaml
+from mlflow.models import infer_signature
+
+import kserve_model
+import training_job
+from training_job.config import TrainConfig
+
+MODEL_NAME_IN_RUN = "model"
+PYFUNC_CODE = Path(kserve_model.__file__).parent / "mlflow_pyfunc.py"
+ARTIFACT_KEY = "credit_model"
+
+
+def flatten(prefix: str, value: Any) -> dict[str, str]:
+    """Nested config → {"network.hidden_sizes": "[64, 32]", ...} for mlflow params."""
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            out.update(flatten(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: json.dumps(value) if isinstance(value, (list, tuple)) else str(value)}
+
+
+def log_config(cfg: TrainConfig) -> None:
+    params = flatten("", cfg.model_dump(mode="json", exclude={"description"}))
+    mlflow.log_params({k: v[:6000] for k, v in params.items()})
+    mlflow.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/model_config.yaml")
+
+
+def log_dataset(frame: pd.DataFrame, target: np.ndarray, source: str, name: str) -> None:
+    df = frame.assign(__target__=target)
+    dataset = mlflow.data.from_pandas(df, source=source, name=name, targets="__target__")
+    mlflow.log_input(dataset, context="training")
+
+
+def pip_requirements() -> list[str]:
+    return [
+        f"mlflow=={mlflow.__version__}",
+        f"onnxruntime=={onnxruntime.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+        f"pydantic=={pydantic.VERSION}",
+        f"pyyaml=={yaml.__version__}",
+    ]
+
+
+def log_model(artifact_dir: Path, example: pd.DataFrame, example_output: pd.DataFrame) -> str:
+    """Log the pyfunc model (artifact inside, code alongside) and return its model URI."""
+    info = mlflow.pyfunc.log_model(
+        name=MODEL_NAME_IN_RUN,
+        python_model=str(PYFUNC_CODE),
+        artifacts={ARTIFACT_KEY: str(artifact_dir)},
+        code_paths=[str(Path(training_job.__file__).parent), str(Path(kserve_model.__file__).parent)],
+        signature=infer_signature(example, example_output),
+        input_example=example,
+        pip_requirements=pip_requirements(),
+    )
+    return info.model_uri
