@@ -4,11 +4,11 @@ Plain numpy over whole columns (no per-row Python loop). Used by the KServe mode
 MLflow pyfunc flavour, so `mlflow models serve` and our server answer identically.
 
 Reason codes use occlusion against a documented baseline: for each feature, the row is
-re-scored with that feature set to its baseline (training median for numerics, most frequent
-category for categoricals, "present" for indicators). The feature's impact is the drop in
-logit this causes; the top-k features with a positive impact — the ones that pushed this
-applicant's risk above what the baseline value would give — are the adverse reasons. Only
-rows whose decision is adverse are re-scored.
+re-scored with that feature alone set to its baseline, the feature's most favourable value
+on the training partial-dependence curve (training_job.reason_baseline; indicators off).
+The feature's impact is the drop in logit this causes — the "points lost" against the best
+value, as in scorecard practice; the top-k features with a positive impact are the adverse
+reasons. Only rows whose decision is adverse are re-scored.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class FeatureSpec(_Frozen):
     """Sorted vocabulary; index i in the network is categories[i - 1], index 0 is out-of-vocabulary."""
     oov: Literal["bucket", "reject"] = "bucket"
     baseline: float | str | None = None
-    """Reference value for reason codes: training median (numeric) or most frequent category."""
+    """Reference value for reason codes: the feature's most favourable value (training_job.reason_baseline)."""
     numeric_index: int | None = None
     """Column of this feature in the ``numeric`` input."""
     flag_indices: list[int] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from training_job.calibration import fit_calibration
 from training_job.config import SplitConfig, TrainConfig
 from training_job.features import build_feature_spec, frame_to_columns
 from training_job.network import CreditNet, Ensemble
+from training_job.reason_baseline import favourable_baselines
 from training_job.scoring import calibrated_pd
 from training_job.train import EpochCallback, History, fit_network, predict_logits, to_tensors
 from training_job.transform import encode
@@ -97,4 +98,6 @@ def fit_model(
     model.eval()
     val_logit = predict_logits(model, to_tensors(val, info.inputs, torch.device("cpu")))
     calibration = fit_calibration(val_logit, y[val_rows], opt.calibration)
-    return FittedModel(features=features, network_info=info, net=model, calibration=calibration, histories=histories)
+    fitted = FittedModel(features=features, network_info=info, net=model, calibration=calibration, histories=histories)
+    fitted.features = favourable_baselines(fitted.logits, features, frame.iloc[train_rows], cfg.split.seed)
+    return fitted

@@ -1,0 +1,42 @@
+# The two quick-start commands are `make demo` and `make test`; each builds .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Tiers: unit + integration + chart + containers; `cluster` skips without a Kubernetes cluster.
+PYTEST_ARGS ?= -m "not slow"
+
+.PHONY: venv demo demo-stop test test-unit test-chart test-containers tools clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[train,dev]'
+	@touch $@
+
+demo: venv
+	@bash scripts/demo.sh
+
+demo-stop:
+	@bash scripts/demo.sh stop
+
+tools:
+	@bash scripts/fetch-tools.sh
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest -m "not integration and not chart and not containers and not cluster and not slow"
+
+test-chart: venv
+	$(PY) -m pytest -m chart
+
+test-containers: venv
+	$(PY) -m pytest -m containers
+
+clean:
+	rm -rf .local .pytest_cache build *.egg-info

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_000 = REPO / "config" / "models-configs" / "model_config_000.yaml"
+CONFIG_001 = REPO / "config" / "models-configs" / "model_config_001.yaml"
+SHARED = REPO.parent / "shared"
+GMSC = SHARED / "data" / "gmsc" / "give_me_some_credit.csv.gz"
+
+# Few epochs, one seed: training tests really train, cheaply.
+QUICK = ["optimisation.epochs=3", "optimisation.seeds=1", "optimisation.patience=2"]
+
+
+@pytest.fixture(scope="session")
+def quick_config():
+    from training_job.config import load_config
+
+    return load_config(CONFIG_000, QUICK)
+
+
+@pytest.fixture(scope="session")
+def trained(quick_config, tmp_path_factory):
+    """A quickly trained German credit model and its exported artifact folder."""
+    from training_job.data import load_dataset
+    from training_job.export import export_artifact
+    from training_job.pipeline import fit_model, split_indices
+
+    ds = load_dataset(quick_config.data)
+    train, val, test = split_indices(ds.target, quick_config.split)
+    fm = fit_model(ds.frame, ds.target, train, val, quick_config)
+    out = tmp_path_factory.mktemp("artifact")
+    spec, digest = export_artifact(fm, quick_config, ds.frame.iloc[test], out, {"test_auc": 0.5}, {"fingerprint": "x"})
+    return {"fm": fm, "ds": ds, "test_rows": test, "dir": out, "spec": spec, "digest": digest}

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training_job.config import DataConfig
+from training_job.data import DataError, load_dataset
+
+
+def cfg(path: Path, **kw) -> DataConfig:
+    return DataConfig(path=str(path), target=kw.pop("target", "y"), positive_label=kw.pop("positive_label", 1), **kw)
+
+
+def write(tmp_path: Path, frame: pd.DataFrame, name: str = "d.csv") -> Path:
+    path = tmp_path / name
+    frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+    return path
+
+
+def test_embedded_default_loads() -> None:
+    ds = load_dataset(DataConfig(target="creditability", positive_label="bad"))
+    assert ds.frame.shape == (1000, 20)
+    assert ds.target.mean() == pytest.approx(0.3)
+    assert len(ds.digest) == 64
+
+
+def test_parquet_and_ids(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": [1, 2, 3, 4], "x": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]})
+    ds = load_dataset(cfg(write(tmp_path, frame, "d.parquet"), id_columns=["id"]))
+    assert list(ds.frame.columns) == ["x"]
+    assert ds.target.tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("frame", "kw", "message"),
+    [
+        (pd.DataFrame({"x": [1, 2], "z": [0, 1]}), {}, "target column 'y' not in"),
+        (pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 2]}), {}, "exactly two classes, found 3"),
+        (pd.DataFrame({"x": [1, 2, 3], "y": [0, 0, 0]}), {}, "exactly two classes, found 1"),
+        (pd.DataFrame({"x": [1, 2], "y": ["good", "poor"]}), {"positive_label": "bad"}, "positive_label 'bad' does not occur"),
+        (pd.DataFrame({"x": [1, 2], "y": [0, None]}), {}, "target column 'y' has missing values (first at row 1)"),
+        (pd.DataFrame({"x": [None, None], "w": [1, 2], "y": [0, 1]}), {}, "feature columns entirely missing"),
+        (pd.DataFrame({"x": [1, 2], "y": [0, 1]}), {"drop_columns": ["nope"]}, "id/drop columns ['nope'] not in"),
+    ],
+)
+def test_bad_data_is_named(tmp_path: Path, frame: pd.DataFrame, kw: dict, message: str) -> None:
+    with pytest.raises(DataError) as err:
+        load_dataset(cfg(write(tmp_path, frame), **kw))
+    assert message in str(err.value)
+
+
+def test_empty_and_absent_files(tmp_path: Path) -> None:
+    empty = tmp_path / "e.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="is empty"):
+        load_dataset(cfg(empty))
+    header_only = tmp_path / "h.csv"
+    header_only.write_text("x,y\n")
+    with pytest.raises(DataError, match="has no rows"):
+        load_dataset(cfg(header_only))
+    with pytest.raises(DataError, match="data file not found"):
+        load_dataset(cfg(tmp_path / "absent.csv"))
+
+
+def test_yaml_label_matches_text_column(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [1, 2, 3], "y": ["1", "0", "1"]})
+    ds = load_dataset(cfg(write(tmp_path, frame.astype({"y": str})), positive_label=1))
+    assert np.array_equal(ds.target, [1, 0, 1])
