@@ -106,8 +106,8 @@ def logged_run(
         )
         mlflow.log_text(card, "model_card.md")
         example = ds.frame.iloc[test_rows[:EXAMPLE_ROWS]].reset_index(drop=True)
-        # numerics as doubles in the signature: a missing value (NaN) must stay acceptable
-        example = example.astype({f.name: "float64" for f in spec.features if f.kind == "numeric"})
+        # a feature that may be missing must be a double in the signature (NaN is a float)
+        example = example.astype({f.name: "float64" for f in spec.features if f.kind == "numeric" and f.missing == "allow"})
         from kserve_model.engine import ScoringEngine
         from training_job.artifact import read_artifact
         from training_job.features import frame_to_columns

@@ -1,0 +1,99 @@
+"""Starting real servers (MLflow, our predictor) as subprocesses for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, expect: int = 200) -> float:
+    """Poll `url` until it answers `expect`; returns seconds waited. Fails early if `proc` died."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == expect:
+                return time.perf_counter() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer {expect} within {timeout} s")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a process started with start_new_session=True and everything it spawned."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+
+
+def env_with_venv(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    port: int
+    root: Path
+    proc: subprocess.Popen
+
+    def start(self) -> None:
+        """(Re)start on the same port and store, e.g. after a simulated outage."""
+        self.proc = _spawn_mlflow(self.root, self.port)
+        wait_http(f"{self.url}/health", 90, self.proc)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+def _spawn_mlflow(root: Path, port: int) -> subprocess.Popen:
+    root.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(VENV_BIN / "mlflow"), "server",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts",
+    ]
+    log = (root / "server.log").open("ab")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env_with_venv())
+
+
+@contextmanager
+def mlflow_server(root: Path) -> Iterator[MlflowServer]:
+    port = free_port()
+    server = MlflowServer(url=f"http://127.0.0.1:{port}", port=port, root=root, proc=_spawn_mlflow(root, port))
+    try:
+        wait_http(f"{server.url}/health", 90, server.proc)
+        yield server
+    finally:
+        server.stop()
