@@ -44,6 +44,7 @@ def _session(network: bytes, threads: int) -> ort.InferenceSession:
 class ScoringEngine:
     def __init__(self, artifact: Artifact, threads: int = 1) -> None:
         self.artifact = artifact
+        self.threads = threads
         self.spec = artifact.spec
         self.session = _session(artifact.network, threads)
         self._baselines = self._baseline_encoding()
@@ -53,6 +54,11 @@ class ScoringEngine:
             [json.dumps({"code": f.code, "feature": f.name, "reason": f.reason}) for f in self.spec.features],
             dtype=object,
         )
+
+    def __reduce__(self):
+        # REST worker processes receive the engine by pickling (KServe spawns them); an
+        # onnxruntime session cannot be pickled, so rebuild it from the artifact there.
+        return (ScoringEngine, (self.artifact, self.threads))
 
     def _baseline_encoding(self) -> list[dict[str, tuple[list[int], np.ndarray]]]:
         """Per feature: the input columns it occupies and their values at the baseline."""

@@ -1,0 +1,90 @@
+"""Prometheus metrics per model version: decisions, score and PD distributions, errors.
+
+Histograms are updated a whole batch at a time (np.histogram), not row by row, and exported
+through a custom collector on the default registry, which KServe serves at /metrics.
+A canary analysis compares these series between versions (PSI of score buckets).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from prometheus_client import REGISTRY, Counter
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+SCORE_BUCKETS = np.arange(300, 901, 20, dtype=np.float64)
+PD_BUCKETS = np.array([0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0])
+LABELS = ("model_name", "model_version")
+
+DECISIONS = Counter("credit_score_decisions", "Scored rows by decision", [*LABELS, "decision"])
+ROWS = Counter("credit_score_rows", "Rows scored", LABELS)
+REQUEST_ERRORS = Counter("credit_score_request_errors", "Requests rejected as invalid (HTTP 400)", [*LABELS, "input"])
+
+
+class _BatchHistogram:
+    def __init__(self, edges: np.ndarray) -> None:
+        self.edges = edges
+        self.counts: dict[tuple[str, str], np.ndarray] = {}
+        self.sums: dict[tuple[str, str], float] = {}
+
+    def observe(self, key: tuple[str, str], values: np.ndarray) -> None:
+        # bucket i counts values <= edges[i] (Prometheus "le"); the last bucket is +Inf
+        idx = np.searchsorted(self.edges, values, side="left")
+        counts = np.bincount(idx, minlength=len(self.edges) + 1)
+        self.counts[key] = self.counts.get(key, 0) + counts
+        self.sums[key] = self.sums.get(key, 0.0) + float(np.sum(values))
+
+    def family(self, name: str, doc: str) -> HistogramMetricFamily:
+        fam = HistogramMetricFamily(name, doc, labels=LABELS)
+        for key, counts in self.counts.items():
+            cumulative = np.cumsum(counts)
+            buckets = [(f"{e:g}", float(c)) for e, c in zip(self.edges, cumulative[:-1])]
+            buckets.append(("+Inf", float(cumulative[-1])))
+            fam.add_metric(list(key), buckets, self.sums[key])
+        return fam
+
+
+class CreditMetrics:
+    """Collector for the per-version distributions; one instance per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.score = _BatchHistogram(SCORE_BUCKETS)
+        self.pd = _BatchHistogram(PD_BUCKETS)
+        self.info: dict[tuple[str, str], str] = {}
+
+    def model_loaded(self, name: str, version: str, digest: str) -> None:
+        with self._lock:
+            self.info[(name, version)] = digest
+
+    def observe(self, name: str, version: str, score: np.ndarray, pd_: np.ndarray, decision: np.ndarray) -> None:
+        key = (name, version)
+        with self._lock:
+            self.score.observe(key, score.astype(np.float64))
+            self.pd.observe(key, pd_.astype(np.float64))
+        ROWS.labels(name, version).inc(len(score))
+        values, counts = np.unique(decision.astype(str), return_counts=True)
+        for value, count in zip(values, counts):
+            DECISIONS.labels(name, version, value).inc(int(count))
+
+    def collect(self):
+        with self._lock:
+            yield self.score.family("credit_score_score_points", "Scores in points, per model version")
+            yield self.pd.family("credit_score_probability_of_default", "Probabilities of default, per model version")
+            info = GaugeMetricFamily("credit_score_model_info", "Loaded model version (value 1)", labels=[*LABELS, "artifact_digest"])
+            for (name, version), digest in self.info.items():
+                info.add_metric([name, version, digest], 1.0)
+            yield info
+
+
+_instance: CreditMetrics | None = None
+
+
+def credit_metrics() -> CreditMetrics:
+    """The process's collector, registered on first use (not at import)."""
+    global _instance
+    if _instance is None:
+        _instance = CreditMetrics()
+        REGISTRY.register(_instance)
+    return _instance

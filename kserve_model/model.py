@@ -1,0 +1,138 @@
+"""The KServe model: wiring between the v2 protocol and the scoring engine.
+
+Loading resolves and downloads the registered version, verifies the artifact, warms up, and
+only then sets `ready`. Decoding, scoring and metrics live in their own modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from kserve import Model
+from kserve.errors import ModelNotReady
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.utils.utils import generate_uuid
+
+from kserve_model.engine import ScoredBatch, ScoringEngine
+from kserve_model.metrics import REQUEST_ERRORS, credit_metrics
+from kserve_model.request import RequestError, decode_request
+from kserve_model.resolve import ModelRef, ModelUriError, resolve_model
+from kserve_model.settings import ServeSettings
+from training_job.artifact import ArtifactError, read_artifact
+
+log = logging.getLogger(__name__)
+
+NUMERIC_INPUT_TYPE = "FP64"
+OUTPUTS = (
+    ("probability_of_default", "FP32"),
+    ("score", "INT32"),
+    ("decision", "BYTES"),
+    ("reason_codes", "BYTES"),
+)
+HEADER_NAME, HEADER_VERSION, HEADER_DIGEST = "x-model-name", "x-model-version", "x-artifact-digest"
+
+
+class CreditScoreModel(Model):
+    def __init__(self, settings: ServeSettings) -> None:
+        super().__init__(settings.model_name, return_response_headers=True)
+        self.settings = settings
+        self.engine: ScoringEngine | None = None
+        self.ref: ModelRef | None = None
+        self.load_error: str | None = None
+        self.ready_seconds: float | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def load(self) -> bool:
+        started = time.perf_counter()
+        s = self.settings
+        try:
+            ref = resolve_model(s.model_uri, s.tracking_uri, s.cache_dir, s.load_deadline_seconds,
+                                s.retry_initial_seconds, s.retry_max_seconds)
+            engine = ScoringEngine(read_artifact(ref.local_dir), threads=s.threads)
+            engine.score(_baseline_columns(engine))  # warm-up: first real request pays nothing extra
+        except (ArtifactError, ModelUriError, TimeoutError, OSError) as e:
+            return self._not_ready(f"{type(e).__name__}: {e}")
+        except Exception as e:  # an MLflow answer such as "alias not found": still no crash loop
+            return self._not_ready(f"{type(e).__name__}: {e}")
+        self.ref, self.engine = ref, engine
+        self.ready_seconds = time.perf_counter() - started
+        credit_metrics().model_loaded(self.name, ref.version, engine.artifact.digest)
+        log.info("model %s ready: %s -> version %s, artifact sha256:%s (%.2f s)", self.name, s.model_uri,
+                 ref.version, engine.artifact.digest[:12], self.ready_seconds)
+        self.ready = True
+        return True
+
+    def _not_ready(self, message: str) -> bool:
+        self.load_error = message
+        self.ready = False
+        log.error("model %s NOT READY, serving 503 until restarted: %s", self.name, message)
+        return False
+
+    def __getstate__(self) -> dict:
+        return self.__dict__  # the engine pickles itself; see ScoringEngine.__reduce__
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        from kserve_model.server import install_error_handlers
+
+        install_error_handlers()  # a REST worker process starts from a fresh FastAPI app
+        if self.engine is not None and self.ref is not None:
+            credit_metrics().model_loaded(self.name, self.ref.version, self.engine.artifact.digest)
+
+    # -- protocol --------------------------------------------------------------------------
+    def get_input_types(self) -> list[dict]:
+        if self.engine is None:
+            return []
+        return [
+            {"name": f.name, "datatype": "BYTES" if f.kind == "categorical" else NUMERIC_INPUT_TYPE, "shape": [-1]}
+            for f in self.engine.spec.features
+        ]
+
+    def get_output_types(self) -> list[dict]:
+        return [{"name": name, "datatype": dtype, "shape": [-1]} for name, dtype in OUTPUTS]
+
+    def predict(self, payload: InferRequest, headers: dict | None = None, response_headers: dict | None = None) -> InferResponse:
+        engine, ref = self.engine, self.ref
+        if engine is None or ref is None:
+            raise ModelNotReady(self.name, self.load_error or "still loading")
+        try:
+            columns = decode_request(payload, engine.spec.features, self.settings.max_batch_rows)
+        except RequestError as e:
+            REQUEST_ERRORS.labels(self.name, ref.version, e.input_name or "").inc()
+            raise
+        batch = engine.score(columns)
+        credit_metrics().observe(self.name, ref.version, batch.score, batch.probability_of_default, batch.decision)
+        identity = {HEADER_NAME: ref.registered_name or self.name, HEADER_VERSION: ref.version,
+                    HEADER_DIGEST: f"sha256:{engine.artifact.digest}"}
+        if response_headers is not None:
+            response_headers.update(identity)
+        return InferResponse(
+            response_id=payload.id or generate_uuid(),
+            model_name=self.name,
+            model_version=ref.version,
+            infer_outputs=_outputs(batch),
+            parameters={"registered_model": identity[HEADER_NAME], "registered_version": ref.version,
+                        "artifact_digest": identity[HEADER_DIGEST]},
+            use_binary_outputs=payload.use_binary_outputs,
+            requested_outputs=payload.request_outputs,
+        )
+
+
+def _outputs(batch: ScoredBatch) -> list[InferOutput]:
+    n = len(batch.score)
+    data = {
+        "probability_of_default": batch.probability_of_default,
+        "score": batch.score,
+        "decision": batch.decision,
+        "reason_codes": batch.reason_codes,
+    }
+    return [InferOutput(name=name, shape=[n], datatype=dtype, data=data[name]) for name, dtype in OUTPUTS]
+
+
+def _baseline_columns(engine: ScoringEngine) -> dict[str, np.ndarray]:
+    return {
+        f.name: np.array([f.baseline], dtype=np.float64 if f.kind == "numeric" else object)
+        for f in engine.spec.features
+    }

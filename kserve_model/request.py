@@ -1,0 +1,198 @@
+"""Decoding and validating a v2 inference request into raw feature columns.
+
+Every violation raises `RequestError` (a KServe `InvalidInput`: HTTP 400, gRPC
+INVALID_ARGUMENT) naming the input, the first offending row and what was expected.
+Checks are whole-column numpy operations; only the error path looks at single rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferInput, InferRequest
+
+from training_job.artifact import FeatureSpec
+
+NUMERIC_TYPES = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+RECORDS_INPUT = "records"
+"""Alternative request form: one BYTES input of JSON objects, one per row."""
+
+
+class RequestError(InvalidInput):
+    def __init__(self, message: str, input_name: str | None = None, row: int | None = None, expected: str | None = None):
+        super().__init__(message)
+        self.input_name = input_name
+        self.row = row
+        self.expected = expected
+
+    def to_dict(self) -> dict:
+        return {"error": self.reason, "input": self.input_name, "row": self.row, "expected": self.expected}
+
+
+_UNSET = object()
+
+
+def _fail(name: str, row: int | None, expected: str, got: object = _UNSET, got_text: str | None = None) -> RequestError:
+    where = f"input '{name}'" + (f" row {row}" if row is not None else "")
+    if got_text is None and got is not _UNSET:
+        got_text = repr(got)
+    tail = "" if got_text is None else f", got {got_text}"
+    return RequestError(f"{where}: expected {expected}{tail}", name, row, expected)
+
+
+def _flat(inp: InferInput) -> list | np.ndarray:
+    """The input's values as a flat sequence, with its shape checked to be [N] or [N, 1]."""
+    shape = list(inp.shape or [])
+    if len(shape) == 2 and shape[1] == 1:
+        shape = [shape[0]]
+    if len(shape) != 1 or shape[0] < 0:
+        raise _fail(inp.name, None, "shape [N] (one value per row)", inp.shape)
+    if inp._raw_data is not None:  # binary (gRPC raw_input_contents or the REST binary extension)
+        try:
+            values = inp.as_numpy().reshape(-1)
+        except Exception as e:
+            raise _fail(inp.name, None, f"{shape[0]} values of {inp.datatype} in the binary data") from e
+    else:
+        values = inp.data if inp.data is not None else []
+        if isinstance(values, np.ndarray):
+            values = values.reshape(-1)
+        elif any(isinstance(v, (list, tuple)) for v in values[:1]):  # [[v], [v]] for shape [N, 1]
+            values = [v[0] if isinstance(v, (list, tuple)) and len(v) == 1 else v for v in values]
+    if len(values) != shape[0]:
+        raise _fail(inp.name, None, f"{shape[0]} values as its shape says", f"{len(values)} values")
+    return values
+
+
+def _first_bad_number(name: str, values: Sequence, allow_missing: bool) -> RequestError:
+    for row, v in enumerate(values):
+        if v is None and not allow_missing:
+            return _fail(name, row, "a number (this feature may not be missing)", got_text="null")
+        if v is not None and (isinstance(v, (bool, str, bytes, list, dict)) or not isinstance(v, (int, float, np.number))):
+            return _fail(name, row, "a number", v)
+    return _fail(name, None, "numbers")
+
+
+def decode_numeric(name: str, datatype: str, values: list | np.ndarray, f: FeatureSpec) -> np.ndarray:
+    if datatype not in NUMERIC_TYPES:
+        raise _fail(name, None, f"a numeric datatype (FP32, FP64, INT32, INT64), as '{name}' is numeric", datatype)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        x = values.astype(np.float64)
+    else:
+        try:
+            x = np.asarray(values, dtype=np.float64)  # None becomes NaN
+        except (TypeError, ValueError):
+            raise _first_bad_number(name, values, f.missing == "allow") from None
+        if x.ndim != 1:
+            raise _fail(name, None, "one number per row")
+    missing = np.isnan(x)
+    if f.missing != "allow" and missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise _fail(name, row, "a number (this feature may not be missing)", got_text="null/NaN")
+    if np.isinf(x).any():
+        row = int(np.flatnonzero(np.isinf(x))[0])
+        raise _fail(name, row, "a finite number", float(x[row]))
+    present = ~missing
+    if f.dtype == "int":
+        frac = present & (x != np.round(x))
+        if frac.any():
+            row = int(np.flatnonzero(frac)[0])
+            raise _fail(name, row, "a whole number", float(x[row]))
+    if f.min is not None:
+        low = present & (x < f.min)
+        if low.any():
+            row = int(np.flatnonzero(low)[0])
+            raise _fail(name, row, f"a value >= {f.min:g}", float(x[row]))
+    if f.max is not None:
+        high = present & (x > f.max)
+        if high.any():
+            row = int(np.flatnonzero(high)[0])
+            raise _fail(name, row, f"a value <= {f.max:g}", float(x[row]))
+    return x
+
+
+def decode_categorical(name: str, datatype: str, values: list | np.ndarray, f: FeatureSpec) -> np.ndarray:
+    if datatype != "BYTES":
+        raise _fail(name, None, f"datatype BYTES (a string per row), as '{name}' is categorical", datatype)
+    obj = np.asarray(values, dtype=object).reshape(-1)
+    is_bytes = np.frompyfunc(lambda v: isinstance(v, (bytes, bytearray)), 1, 1)(obj).astype(bool) if obj.size else np.zeros(0, bool)
+    if is_bytes.any():
+        try:
+            obj[is_bytes] = [v.decode("utf-8") for v in obj[is_bytes]]
+        except UnicodeDecodeError:
+            row = int(np.flatnonzero(is_bytes)[0])
+            raise _fail(name, row, "UTF-8 text") from None
+    missing = np.equal(obj, None)
+    not_text = ~missing & ~np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(obj).astype(bool) if obj.size else missing
+    if not_text.any():
+        row = int(np.flatnonzero(not_text)[0])
+        raise _fail(name, row, "a string", obj[row])
+    if f.missing != "allow" and missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise _fail(name, row, "a category (this feature may not be missing)", got_text="null")
+    if f.oov == "reject":
+        known = np.isin(obj[~missing].astype(str), f.categories)
+        if not known.all():
+            row = int(np.flatnonzero(~missing)[np.flatnonzero(~known)[0]])
+            raise _fail(name, row, f"one of {f.categories}", obj[row])
+    return obj
+
+
+def _records_to_inputs(inp: InferInput, features: Sequence[FeatureSpec]) -> dict[str, tuple[str, list]]:
+    """One BYTES input of JSON objects → per-feature value lists."""
+    rows = _flat(inp)
+    cols: dict[str, list] = {f.name: [] for f in features}
+    for i, raw in enumerate(rows):
+        try:
+            rec = json.loads(raw)
+        except (TypeError, ValueError):
+            raise _fail(RECORDS_INPUT, i, "a JSON object per row") from None
+        if not isinstance(rec, dict):
+            raise _fail(RECORDS_INPUT, i, "a JSON object per row", type(rec).__name__)
+        unknown = sorted(set(rec) - set(cols))
+        if unknown:
+            raise _fail(RECORDS_INPUT, i, f"only feature names as keys (unknown: {unknown})")
+        for name, col in cols.items():
+            col.append(rec.get(name))
+    return {f.name: ("BYTES" if f.kind == "categorical" else "FP64", cols[f.name]) for f in features}
+
+
+def decode_request(request: InferRequest, features: Sequence[FeatureSpec], max_rows: int) -> dict[str, np.ndarray]:
+    """v2 request → {feature: column} (numeric float64 with NaN, categorical object with None)."""
+    inputs = request.inputs or []
+    if not inputs:
+        raise RequestError("request has no inputs: expected one input per feature", None, None, "one input per feature")
+    names = [i.name for i in inputs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _fail(dupes[0], None, "each input once", f"{names.count(dupes[0])} inputs with this name")
+    spec = {f.name: f for f in features}
+    if names == [RECORDS_INPUT] and RECORDS_INPUT not in spec:
+        raw = _records_to_inputs(inputs[0], features)
+    else:
+        unknown = [n for n in names if n not in spec]
+        if unknown:
+            raise _fail(unknown[0], None, f"a feature of this model ({', '.join(spec)})")
+        raw = {i.name: (i.datatype, _flat(i)) for i in inputs}
+    lengths = {name: len(v) for name, (_, v) in raw.items()}
+    n = next(iter(lengths.values()))
+    for name, length in lengths.items():
+        if length != n:
+            raise _fail(name, None, f"{n} rows like input '{next(iter(lengths))}'", f"{length} rows")
+    if n == 0:
+        raise RequestError("empty batch: expected at least one row", names[0], None, "at least one row")
+    if n > max_rows:
+        raise RequestError(f"batch of {n} rows exceeds the limit of {max_rows}", names[0], None, f"at most {max_rows} rows")
+    columns: dict[str, np.ndarray] = {}
+    for f in features:
+        if f.name not in raw:
+            if f.missing != "allow":
+                raise _fail(f.name, None, "this input: the feature is required")
+            columns[f.name] = np.full(n, np.nan) if f.kind == "numeric" else np.full(n, None, dtype=object)
+            continue
+        datatype, values = raw[f.name]
+        decode = decode_numeric if f.kind == "numeric" else decode_categorical
+        columns[f.name] = decode(f.name, datatype, values, f)
+    return columns
