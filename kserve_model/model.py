@@ -112,7 +112,7 @@ class CreditScoreModel(Model):
             response_id=payload.id or generate_uuid(),
             model_name=self.name,
             model_version=ref.version,
-            infer_outputs=_outputs(batch),
+            infer_outputs=_outputs(batch, payload.use_binary_outputs if payload.from_grpc else None),
             parameters={"registered_model": identity[HEADER_NAME], "registered_version": ref.version,
                         "artifact_digest": identity[HEADER_DIGEST]},
             use_binary_outputs=payload.use_binary_outputs,
@@ -120,7 +120,7 @@ class CreditScoreModel(Model):
         )
 
 
-def _outputs(batch: ScoredBatch) -> list[InferOutput]:
+def _outputs(batch: ScoredBatch, grpc_binary: bool | None) -> list[InferOutput]:
     n = len(batch.score)
     data = {
         "probability_of_default": batch.probability_of_default,
@@ -128,7 +128,13 @@ def _outputs(batch: ScoredBatch) -> list[InferOutput]:
         "decision": batch.decision,
         "reason_codes": batch.reason_codes,
     }
-    return [InferOutput(name=name, shape=[n], datatype=dtype, data=data[name]) for name, dtype in OUTPUTS]
+    outputs = [InferOutput(name=name, shape=[n], datatype=dtype, data=data[name]) for name, dtype in OUTPUTS]
+    if grpc_binary is not None:
+        # KServe's to_grpc() tests `output.data` for truth, which fails on a numpy array:
+        # serialise here (raw bytes when the client sent raw inputs, typed contents otherwise).
+        for out in outputs:
+            out.set_data_from_numpy(out.data, binary_data=grpc_binary)
+    return outputs
 
 
 def _baseline_columns(engine: ScoringEngine) -> dict[str, np.ndarray]:

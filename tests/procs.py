@@ -97,3 +97,41 @@ def mlflow_server(root: Path) -> Iterator[MlflowServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class Predictor:
+    http: str
+    grpc: str
+    proc: subprocess.Popen
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_predictor(model_uri: str, tracking_uri: str | None, workdir: Path, *extra: str, **env: str) -> Predictor:
+    """Our server in a subprocess on free ports (not waiting for readiness)."""
+    http_port, grpc_port = free_port(), free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / f"predictor-{http_port}.log"
+    cmd = [sys.executable, "-m", "kserve_model", "--model-name", "credit-score", "--model-uri", model_uri,
+           "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--cache-dir", str(workdir / "cache"), *extra]
+    if tracking_uri:
+        cmd += ["--tracking-uri", tracking_uri]
+    proc = subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+                            env=env_with_venv(**env))
+    return Predictor(http=f"http://127.0.0.1:{http_port}", grpc=f"127.0.0.1:{grpc_port}", proc=proc, log=log)
+
+
+def v2_inputs(frame) -> list[dict]:
+    """A pandas frame as v2 JSON inputs: BYTES for text columns, FP64 for numbers."""
+    out = []
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object:
+            out.append({"name": name, "datatype": "BYTES", "shape": [len(col)], "data": col.tolist()})
+        else:
+            data = [None if v != v else float(v) for v in col.tolist()]
+            out.append({"name": name, "datatype": "FP64", "shape": [len(col)], "data": data})
+    return out

@@ -1,0 +1,200 @@
+"""Helpers of the chart tier: run the real helm binary, load CRD schemas, walk rendered objects."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "credit-score"
+CI_DIR = CHART / "ci"
+INVALID_DIR = Path(__file__).resolve().parent / "invalid"
+FETCH_TOOLS = REPO / "scripts" / "fetch-tools.sh"
+TOOLS = REPO / ".tools"
+HELM = TOOLS / "bin" / "helm"
+CHECKOV = TOOLS / "checkov-venv" / "bin" / "checkov"
+CRD_DIR = REPO.parent / "shared" / "crds"
+CRD_FILES = {
+    ("serving.kserve.io", "InferenceService"): CRD_DIR / "kserve-v0.20.0" / "serving.kserve.io_inferenceservices.yaml",
+    ("gateway.networking.k8s.io", "HTTPRoute"): CRD_DIR / "gateway-api-v1.2.1" / "gateway.networking.k8s.io_httproutes.yaml",
+    ("gateway.networking.k8s.io", "GRPCRoute"): CRD_DIR / "gateway-api-v1.2.1" / "gateway.networking.k8s.io_grpcroutes.yaml",
+}
+RELEASE = "demo"
+NAMESPACE = "credit"
+
+
+def tools_supported() -> str | None:
+    """Why the pinned linux/amd64 binaries cannot run here, or None when they can."""
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return f"the pinned helm/kubectl binaries are linux/amd64; this is {platform.system()}/{platform.machine()}"
+    return None
+
+
+def ci_values_files() -> list[Path]:
+    return sorted(CI_DIR.glob("*-values.yaml"))
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def template_args(values_files: tuple[Path, ...] = (), sets: tuple[str, ...] = (), kube_version: str | None = None) -> list[str]:
+    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    for f in values_files:
+        args += ["--values", str(f)]
+    for s in sets:
+        args += ["--set", s]
+    if kube_version:
+        args += ["--kube-version", kube_version]
+    return args
+
+
+@functools.lru_cache(maxsize=None)
+def render(values_files: tuple[Path, ...] = (), sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Objects `helm template` renders (hooks included), cached per values combination."""
+    out = helm(*template_args(values_files, sets)).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def render_ci(name: str, *sets: str) -> list[dict[str, Any]]:
+    return render((CI_DIR / name,), tuple(sets))
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = by_kind(objects, kind)
+    assert len(found) == 1, f"expected one {kind}, found {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def ident(obj: dict[str, Any]) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+# ---- pods and containers -------------------------------------------------------------
+
+@dataclass
+class PodView:
+    """A pod spec wherever it sits: Deployment/Job templates, a Pod, or a KServe predictor."""
+
+    owner: str
+    spec: dict[str, Any]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def containers(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for c in self.spec.get("initContainers", []):
+            yield f"{self.owner} init:{c['name']}", c
+        for c in self.spec.get("containers", []):
+            yield f"{self.owner} {c['name']}", c
+
+
+def pod_views(objects: list[dict[str, Any]]) -> list[PodView]:
+    views = []
+    for o in objects:
+        kind, name = o["kind"], o["metadata"]["name"]
+        if kind in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+            t = o["spec"]["template"]
+            views.append(PodView(f"{kind}/{name}", t["spec"], t["metadata"].get("labels", {})))
+        elif kind == "Pod":
+            views.append(PodView(f"Pod/{name}", o["spec"], o["metadata"].get("labels", {})))
+        elif kind == "InferenceService":
+            p = o["spec"]["predictor"]
+            views.append(PodView(f"InferenceService/{name} predictor", p, p.get("labels", {})))
+            for c in o["spec"].get("canary", []):
+                cp = c["predictor"]
+                views.append(PodView(f"InferenceService/{name} canary {cp.get('name')}", cp, cp.get("labels", {})))
+    return views
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    """name -> value, or name -> {'secret': name, 'key': key} for secretKeyRef entries."""
+    out: dict[str, Any] = {}
+    for e in container.get("env", []):
+        if "value" in e:
+            out[e["name"]] = e["value"]
+        else:
+            ref = e["valueFrom"]["secretKeyRef"]
+            out[e["name"]] = {"secret": ref["name"], "key": ref["key"]}
+    return out
+
+
+# ---- CRD schemas ---------------------------------------------------------------------
+
+def _strict(schema: Any) -> Any:
+    """The API server prunes unknown fields of custom resources silently, and rejects them
+    under `kubectl apply --validate=strict`: close every object schema that lists its
+    properties, unless it preserves unknown fields, so a typo in a rendered field fails."""
+    if isinstance(schema, dict):
+        schema = {k: _strict(v) for k, v in schema.items()}
+        if (
+            schema.get("type") == "object"
+            and "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@functools.lru_cache(maxsize=None)
+def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
+    """The strict openAPIV3Schema of a served CRD version; KeyError when there is none."""
+    path = CRD_FILES[(group, kind)]
+    crd = yaml.safe_load(path.read_text())
+    assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind, path
+    for v in crd["spec"]["versions"]:
+        if v["name"] == version:
+            if not v.get("served", False):
+                raise KeyError(f"{group}/{version} {kind} is not served by {path.name}")
+            return _strict(copy.deepcopy(v["schema"]["openAPIV3Schema"]))
+    raise KeyError(f"{path.name} has no version {version} of {kind}")
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+# ---- values --------------------------------------------------------------------------
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base.get(k), v) if k in base else v
+        return out
+    return over
+
+
+def effective_values(*values_files: Path) -> dict[str, Any]:
+    """Chart defaults merged with the given values files (Helm's precedence, maps merged)."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for f in values_files:
+        values = _merge(values, yaml.safe_load(f.read_text()) or {})
+    return values
+
+
+def model_uri(ref: dict[str, Any]) -> str:
+    if ref.get("version") is not None:
+        return f"models:/{ref['registeredModel']}/{ref['version']}"
+    return f"models:/{ref['registeredModel']}@{ref['alias']}"
+
+
+def slot(ref: dict[str, Any]) -> str:
+    return f"v{ref['version']}" if ref.get("version") is not None else ref["alias"]

@@ -1,0 +1,238 @@
+"""Our predictor as a real process against a real MLflow server, called by real v2 clients."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import CONFIG_000, QUICK, REPO
+from tests.procs import start_predictor, stop, v2_inputs, wait_http
+
+pytestmark = pytest.mark.integration
+MODEL = "srv-credit"
+DATA = REPO / "training_job" / "datasets" / "germancredit.csv"
+
+
+def applicants(n: int = 5) -> pd.DataFrame:
+    return pd.read_csv(DATA).drop(columns=["creditability"]).head(n)
+
+
+@pytest.fixture(scope="module")
+def registered(mlflow):
+    args = [sys.executable, "-m", "training_job", "--config", str(CONFIG_000), "--tracking-uri", mlflow.url,
+            "--experiment", "srv", "--set", f"registry.model_name={MODEL}"]
+    for o in QUICK:
+        args += ["--set", o]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return mlflow
+
+
+@pytest.fixture(scope="module")
+def predictor(registered, tmp_path_factory):
+    p = start_predictor(f"models:/{MODEL}@champion", registered.url, tmp_path_factory.mktemp("pred"))
+    try:
+        wait_http(f"{p.http}/v2/models/credit-score/ready", 60, p.proc)
+        yield p
+    finally:
+        stop(p.proc)
+
+
+def infer(p, body, **kw) -> httpx.Response:
+    return httpx.post(f"{p.http}/v2/models/credit-score/infer", json=body, timeout=30, **kw)
+
+
+def test_rest_infer_answers_every_output_and_names_the_version(predictor) -> None:
+    r = infer(predictor, {"id": "req-1", "inputs": v2_inputs(applicants(5))})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["id"] == "req-1" and body["model_version"] == "1"
+    out = {o["name"]: o for o in body["outputs"]}
+    assert [o["datatype"] for o in body["outputs"]] == ["FP32", "INT32", "BYTES", "BYTES"]
+    assert all(o["shape"] == [5] for o in body["outputs"])
+    assert all(0 < p < 1 for p in out["probability_of_default"]["data"])
+    assert set(out["decision"]["data"]) <= {"approve", "refer", "decline"}
+    for decision, reasons in zip(out["decision"]["data"], out["reason_codes"]["data"]):
+        parsed = json.loads(reasons)
+        assert (decision == "approve") == (parsed == [])
+    assert r.headers["x-model-version"] == "1" and r.headers["x-model-name"] == MODEL
+    assert r.headers["x-artifact-digest"].startswith("sha256:")
+    assert body["parameters"]["artifact_digest"] == r.headers["x-artifact-digest"]
+
+
+def test_metadata_lists_every_input_and_output(predictor) -> None:
+    meta = httpx.get(f"{predictor.http}/v2/models/credit-score").json()
+    inputs = {i["name"]: i for i in meta["inputs"]}
+    assert set(inputs) == set(applicants(1).columns)
+    assert inputs["purpose"]["datatype"] == "BYTES" and inputs["credit_amount"]["datatype"] == "FP64"
+    assert all(i["shape"] == [-1] for i in meta["inputs"])
+    assert [o["name"] for o in meta["outputs"]] == ["probability_of_default", "score", "decision", "reason_codes"]
+    assert httpx.get(f"{predictor.http}/v2/health/live").status_code == 200
+    assert httpx.get(f"{predictor.http}/v2/health/ready").status_code == 200
+    assert httpx.get(f"{predictor.http}/v2/models/nope/ready").status_code == 404
+
+
+def test_records_input_form_scores_the_same(predictor) -> None:
+    frame = applicants(3)
+    records = [json.dumps(r) for r in frame.to_dict(orient="records")]
+    a = infer(predictor, {"inputs": [{"name": "records", "datatype": "BYTES", "shape": [3], "data": records}]})
+    b = infer(predictor, {"inputs": v2_inputs(frame)})
+    assert a.status_code == 200, a.text
+    assert a.json()["outputs"][0]["data"] == b.json()["outputs"][0]["data"]
+
+
+def test_missing_value_where_the_spec_allows_it(registered, tmp_path) -> None:
+    """German credit rejects missing values (none in training); the error names row and input."""
+    frame = applicants(3).astype({"credit_amount": float})
+    frame.loc[1, "credit_amount"] = np.nan
+    p = start_predictor(f"models:/{MODEL}/1", registered.url, tmp_path)
+    try:
+        wait_http(f"{p.http}/v2/models/credit-score/ready", 60, p.proc)
+        r = infer(p, {"inputs": v2_inputs(frame)})
+        assert r.status_code == 400
+        assert r.json() == {"error": "input 'credit_amount' row 1: expected a number (this feature may not be missing), got null/NaN",
+                            "input": "credit_amount", "row": 1, "expected": "a number (this feature may not be missing)"}
+    finally:
+        stop(p.proc)
+
+
+def _good() -> dict:
+    return {"inputs": v2_inputs(applicants(3))}
+
+
+def _with(change) -> dict:
+    body = copy.deepcopy(_good())
+    change(body)
+    return body
+
+
+def _set(name: str, **fields):
+    def change(body):
+        for i in body["inputs"]:
+            if i["name"] == name:
+                i.update(fields)
+    return change
+
+
+def _drop(name: str):
+    return lambda body: body.update(inputs=[i for i in body["inputs"] if i["name"] != name])
+
+
+def _value(name: str, row: int, value):
+    def change(body):
+        for i in body["inputs"]:
+            if i["name"] == name:
+                i["data"][row] = value
+    return change
+
+
+BAD = [
+    # (id, request body or raw bytes, status, substring of the error, input, row)
+    ("broken-json", b'{"inputs": [', 400, "", None, None),
+    ("not-an-object", b"[1, 2, 3]", 400, "", None, None),
+    ("no-inputs", {"inputs": []}, 400, "request has no inputs", None, None),
+    ("wrong-datatype-numeric", _with(_set("credit_amount", datatype="BYTES", data=["1", "2", "3"])), 400,
+     "expected a numeric datatype", "credit_amount", None),
+    ("wrong-datatype-categorical", _with(_set("purpose", datatype="FP64", data=[1.0, 2.0, 3.0])), 400,
+     "expected datatype BYTES", "purpose", None),
+    ("shape-mismatch", _with(_set("credit_amount", shape=[4])), 400, "expected 4 values as its shape says", "credit_amount", None),
+    ("shape-2d", _with(_set("credit_amount", shape=[3, 2])), 400, "expected shape [N]", "credit_amount", None),
+    ("unequal-lengths", _with(_set("age_in_years", shape=[2], data=[30.0, 40.0])), 400, "expected 3 rows", "age_in_years", None),
+    ("missing-feature", _with(_drop("age_in_years")), 400, "the feature is required", "age_in_years", None),
+    ("unknown-feature", _with(lambda b: b["inputs"].append({"name": "zodiac", "datatype": "BYTES", "shape": [3], "data": ["a", "b", "c"]})),
+     400, "expected a feature of this model", "zodiac", None),
+    ("duplicate-input", _with(lambda b: b["inputs"].append(dict(b["inputs"][0]))), 400, "expected each input once",
+     "status_of_existing_checking_account", None),
+    ("nan", _with(_value("duration_in_month", 2, "NaN")), 400, "expected a number", "duration_in_month", 2),
+    ("null", _with(_value("duration_in_month", 1, None)), 400, "may not be missing", "duration_in_month", 1),
+    # JSON has no Infinity; a client that writes it anyway (Python's json does) gets a 400
+    ("inf", json.dumps(_with(_set("duration_in_month", data=[6.0, float("inf"), 12.0]))).encode(), 400, "", None, None),
+    ("string-in-numeric", _with(_value("age_in_years", 0, "thirty")), 400, "expected a number, got 'thirty'", "age_in_years", 0),
+    ("out-of-range", _with(_value("age_in_years", 2, 7.0)), 400, "expected a value >= 18", "age_in_years", 2),
+    ("fractional-integer", _with(_value("age_in_years", 1, 30.5)), 400, "expected a whole number", "age_in_years", 1),
+    ("number-in-categorical", _with(_value("purpose", 1, 7)), 400, "expected a string, got 7", "purpose", 1),
+    ("empty-batch", _with(lambda b: [i.update(shape=[0], data=[]) for i in b["inputs"]]), 400, "empty batch", None, None),
+    ("huge-batch", {"inputs": [{**i, "shape": [100_001], "data": i["data"][:1] * 100_001} for i in _good()["inputs"]]},
+     400, "exceeds the limit of 100000", None, None),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "message", "input_name", "row"), BAD, ids=[b[0] for b in BAD])
+def test_malformed_requests_get_a_4xx_naming_the_problem(predictor, case, body, status, message, input_name, row) -> None:
+    if isinstance(body, bytes):
+        r = httpx.post(f"{predictor.http}/v2/models/credit-score/infer", content=body,
+                       headers={"content-type": "application/json"}, timeout=30)
+    else:
+        r = infer(predictor, body)
+    assert r.status_code == status, r.text
+    err = r.json()
+    assert message in err["error"]
+    assert "Traceback" not in r.text
+    if input_name is not None:
+        assert err["input"] == input_name and err["row"] == row
+    assert httpx.get(f"{predictor.http}/v2/health/ready").status_code == 200
+
+
+def test_unknown_model_is_404_and_unseen_category_uses_the_oov_bucket(predictor) -> None:
+    r = httpx.post(f"{predictor.http}/v2/models/other/infer", json=_good(), timeout=30)
+    assert r.status_code == 404
+    r = infer(predictor, _with(_value("purpose", 0, "a category never seen in training")))
+    assert r.status_code == 200, r.text
+
+
+def test_tritonclient_http_and_grpc_work_unchanged(predictor) -> None:
+    import tritonclient.grpc as grpcclient
+    import tritonclient.http as httpclient
+
+    frame = applicants(4)
+    for module, url, binary in ((httpclient, predictor.http.removeprefix("http://"), True),
+                                (grpcclient, predictor.grpc, None)):
+        client = module.InferenceServerClient(url=url)
+        assert client.is_server_live() and client.is_model_ready("credit-score")
+        inputs = []
+        for name in frame.columns:
+            col = frame[name]
+            arr = col.to_numpy(dtype=object) if col.dtype == object else col.to_numpy(dtype=np.float64)
+            inp = module.InferInput(name, [len(col)], "BYTES" if col.dtype == object else "FP64")
+            if binary is None:
+                inp.set_data_from_numpy(arr)
+            else:
+                inp.set_data_from_numpy(arr, binary_data=binary)
+            inputs.append(inp)
+        result = client.infer("credit-score", inputs)
+        pd_ = result.as_numpy("probability_of_default")
+        assert pd_.shape == (4,) and pd_.dtype == np.float32
+        decisions = [d.decode() if isinstance(d, bytes) else d for d in result.as_numpy("decision")]
+        assert set(decisions) <= {"approve", "refer", "decline"}
+        rest = infer(predictor, {"inputs": v2_inputs(frame)}).json()
+        assert np.allclose(pd_, rest["outputs"][0]["data"], atol=1e-6)
+
+
+def test_grpc_invalid_input_is_invalid_argument(predictor) -> None:
+    import grpc
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(url=predictor.grpc)
+    inp = grpcclient.InferInput("age_in_years", [1], "FP64")
+    inp.set_data_from_numpy(np.array([30.0]))
+    with pytest.raises(InferenceServerException) as err:
+        client.infer("credit-score", [inp])
+    assert err.value.status() == str(grpc.StatusCode.INVALID_ARGUMENT)
+    assert "input 'status_of_existing_checking_account'" in err.value.message()
+
+
+def test_metrics_are_labelled_with_the_model_version(predictor) -> None:
+    assert infer(predictor, _good()).status_code == 200
+    text = httpx.get(f"{predictor.http}/metrics").text
+    assert 'credit_score_rows_total{model_name="credit-score",model_version="1"}' in text
+    assert 'credit_score_score_points_bucket{le="+Inf",model_name="credit-score",model_version="1"}' in text
+    assert 'credit_score_decisions_total{decision=' in text
+    assert 'credit_score_request_errors_total' in text
