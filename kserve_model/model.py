@@ -32,6 +32,8 @@ OUTPUTS = (
     ("reason_codes", "BYTES"),
 )
 HEADER_NAME, HEADER_VERSION, HEADER_DIGEST = "x-model-name", "x-model-version", "x-artifact-digest"
+LOAD_ERRORS: dict[str, str] = {}
+"""Why a model is not ready, by name: shown in every 503 so a probe failure explains itself."""
 
 
 class CreditScoreModel(Model):
@@ -65,7 +67,7 @@ class CreditScoreModel(Model):
         return True
 
     def _not_ready(self, message: str) -> bool:
-        self.load_error = message
+        self.load_error = LOAD_ERRORS[self.name] = message
         self.ready = False
         log.error("model %s NOT READY, serving 503 until restarted: %s", self.name, message)
         return False

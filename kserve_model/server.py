@@ -34,20 +34,39 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 async def _not_ready(_: Request, exc: Exception) -> JSONResponse:
     # KServe's handler logs a traceback per call: a readiness probe every few seconds would
     # bury the one log line that says why the model is not ready.
-    return JSONResponse(status_code=503, content={"error": str(exc)})
+    from kserve_model.model import LOAD_ERRORS
+
+    reason = LOAD_ERRORS.get(getattr(exc, "model_name", ""), "")
+    return JSONResponse(status_code=503, content={"error": str(exc) + (f" {reason}" if reason else "")})
 
 
-def install_error_handlers() -> None:
-    """Structured 400 bodies (input, row, expected) and quiet 503s on KServe's FastAPI app."""
-    global _installed
-    if _installed:
-        return
+def _add_ours(app) -> None:  # noqa: ANN001 (FastAPI)
     from kserve.errors import ModelNotReady
-    from kserve.model_server import app
 
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ModelNotReady, _not_ready)
+
+
+def install_error_handlers() -> None:
+    """Structured 400 bodies (input, row, expected) and quiet, explained 503s.
+
+    KServe registers its own handlers on its FastAPI app when the REST server starts (in the
+    parent, or in each worker process), replacing any registered earlier for the same
+    exception types; so ours are added right after KServe's, wherever that happens.
+    """
+    global _installed
+    if _installed:
+        return
+    from kserve.protocol.rest.server import RESTServer
+
+    original = RESTServer._add_exception_handlers
+
+    def add_then_ours(self, app) -> None:  # noqa: ANN001
+        original(self, app)
+        _add_ours(app)
+
+    RESTServer._add_exception_handlers = add_then_ours
     _installed = True
 
 

@@ -151,9 +151,17 @@ def test_selectors_and_network_policy_reach_the_right_pods(tools, values: Path):
         assert set(sel) == {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
         svc = one(objects, "Service")
         assert svc["spec"]["selector"] == sel
-    for np in by_kind(objects, "NetworkPolicy"):
+    policies = {np["metadata"]["labels"]["app.kubernetes.io/component"]: np for np in by_kind(objects, "NetworkPolicy")}
+    components = {p.labels["app.kubernetes.io/component"] for p in pods}
+    assert set(policies) == components - {"predictor"}, "a NetworkPolicy for every pod the chart runs itself"
+    for component, np in policies.items():
         target = np["spec"]["podSelector"]["matchLabels"]
-        assert [p.owner for p in pods if target.items() <= p.labels.items()] == [f"Deployment/{RELEASE}-credit-score-mlflow"]
+        selected = {p.owner for p in pods if target.items() <= p.labels.items()}
+        assert selected == {p.owner for p in pods if p.labels["app.kubernetes.io/component"] == component}, component
+        assert np["spec"]["policyTypes"] == ["Ingress"]
+        if component != "mlflow":
+            assert np["spec"]["ingress"] == [], f"{component} pods accept no connections"
+            continue
         peers = [f["podSelector"]["matchLabels"] for f in np["spec"]["ingress"][0]["from"] if "podSelector" in f]
         allowed = {p.owner.split()[0] for p in pods if any(peer.items() <= p.labels.items() for peer in peers)}
         expected = {p.owner.split()[0] for p in pods if p.labels["app.kubernetes.io/component"] in ("training", "predictor")}

@@ -15,7 +15,7 @@ import tomllib
 import pytest
 
 from tests.conftest import REPO
-from tests.containers.conftest import UID, docker, inspect
+from tests.containers.support import UID, docker, inspect
 
 pytestmark = pytest.mark.containers
 

@@ -1,0 +1,68 @@
+"""Helpers of the container tier: the docker CLI, the project's scripts, waiting for
+containers. Fixtures are in conftest.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPTS = REPO / "scripts"
+STATE = REPO / ".docker"
+TAG = "containers-test"
+SERVE_IMAGE = f"credit-score-serve:{TAG}"
+TRAIN_IMAGE = f"credit-score-train:{TAG}"
+LOCAL_BASE = "credit-score-base:bookworm"
+UID = 10001
+
+
+def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The docker CLI; a failure shows the command and its output."""
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        pytest.fail(f"docker {' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def run_script(name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """scripts/<name>; its stderr (progress, docker build output) goes to pytest's capture."""
+    return subprocess.run(["bash", str(SCRIPTS / name), *args], stdout=subprocess.PIPE, stderr=None, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def inspect(image: str) -> dict:
+    return json.loads(docker("image", "inspect", image).stdout)[0]
+
+
+def host_port(container: str, port: int) -> int:
+    out = docker("port", container, f"{port}/tcp").stdout.strip().splitlines()[0]
+    return int(out.rsplit(":", 1)[1])
+
+
+def logs(container: str) -> str:
+    done = docker("logs", "--tail", "80", container, check=False)
+    return (done.stdout + done.stderr)[-6000:]
+
+
+def wait_http(url: str, timeout: float, container: str, expect: int = 200) -> float:
+    """Poll `url` until it answers `expect`; fails early, with the logs, if `container` stopped."""
+    import httpx
+
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        state = docker("inspect", "-f", "{{.State.Status}}", container, check=False).stdout.strip()
+        if state in {"exited", "dead"}:
+            pytest.fail(f"{container} {state} before {url} answered:\n{logs(container)}")
+        try:
+            if httpx.get(url, timeout=2).status_code == expect:
+                return time.perf_counter() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer {expect} within {timeout} s:\n{logs(container)}")
