@@ -94,13 +94,30 @@ class ScoringEngine:
 
     def _reasons(self, inputs: dict[str, np.ndarray], logit: np.ndarray) -> np.ndarray:
         n, n_feat = len(logit), len(self.spec.features)
-        stacked = {k: np.tile(v, (n_feat, 1)) for k, v in inputs.items()}
-        for i, cols in enumerate(self._baselines):
-            block = slice(i * n, (i + 1) * n)
+        impact = np.zeros((n_feat, n), dtype=np.float32)
+        # Only (row, feature) pairs whose value differs from the baseline need re-scoring: the
+        # others have impact 0 by definition. All pairs go through ONNX in one call.
+        rows_per_feature = []
+        for cols in self._baselines:
+            differs = np.zeros(n, dtype=bool)
             for name, (idx, values) in cols.items():
-                stacked[name][block, idx] = values
-        occluded = self.logits(stacked).reshape(n_feat, n)
-        impact = logit[None, :] - occluded  # > 0: this feature's value raised the risk
+                differs |= np.any(inputs[name][:, idx] != values, axis=1)
+            rows_per_feature.append(np.flatnonzero(differs))
+        total = sum(len(r) for r in rows_per_feature)
+        if total:
+            stacked = {k: np.concatenate([v[r] for r in rows_per_feature]) for k, v in inputs.items()}
+            start = 0
+            for rows, cols in zip(rows_per_feature, self._baselines):
+                block = slice(start, start + len(rows))
+                for name, (idx, values) in cols.items():
+                    stacked[name][block, idx] = values
+                start += len(rows)
+            occluded = self.logits(stacked)
+            start = 0
+            for i, rows in enumerate(rows_per_feature):
+                # > 0: this feature's value raised the risk above its baseline's
+                impact[i, rows] = logit[rows] - occluded[start : start + len(rows)]
+                start += len(rows)
         k = min(self.spec.scoring.reason_codes, n_feat)
         top = np.argsort(-impact, axis=0, kind="stable")[:k].T  # [n, k]
         valid = np.take_along_axis(impact.T, top, axis=1) > 1e-6

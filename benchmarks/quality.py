@@ -1,0 +1,337 @@
+"""Model quality under cross-validation: our training pipeline against two sklearn baselines.
+
+    python -m benchmarks.quality --config config/models-configs/model_config_001.yaml
+    python -m benchmarks.quality --config config/models-configs/model_config_000.yaml --repeats 5
+
+One protocol for every model: StratifiedKFold(folds, shuffle, random_state=42), or
+RepeatedStratifiedKFold(folds, repeats, random_state=42) with `--repeats R > 1`. In each fold
+
+- "ours" is `training_job.pipeline.fit_model`, the code path of the training job, fitted on the
+  fold's training part; its validation split (early stopping, calibration) is carved out of that
+  training part with the config's `split.validation_fraction` and `split.seed`;
+- "hgb" is a tuned HistGradientBoostingClassifier (categoricals ordinal-encoded and declared);
+- "logreg" is LogisticRegression on median-imputed, normal-quantile-transformed numerics and
+  one-hot categoricals.
+
+All are scored on the fold's test part with `training_job.evaluation`. Progress goes to stderr,
+a table to stdout, and the last stdout line is one JSON object with the summary. A missing data
+file is not an error: the run prints "skipped: ..." and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training_job import pipeline
+from training_job.config import ConfigError, FeatureOverride, TrainConfig, load_config
+from training_job.data import DataError, load_dataset, resolve_path
+from training_job.evaluation import classification_metrics
+from training_job.features import infer_kind
+
+CV_SEED = 42
+MODELS = ("ours", "hgb", "logreg")
+METRICS = ("auc", "brier", "ks", "ece")
+EXPERIMENT = "credit-score-benchmarks"
+
+FoldCallback = Callable[[dict[str, Any]], None]
+
+
+# --- protocol ---------------------------------------------------------------------------------
+
+
+def cv_splits(y: np.ndarray, folds: int, repeats: int = 1, seed: int = CV_SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row indices of every fold, in order; repeats > 1 means RepeatedStratifiedKFold."""
+    from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+
+    if repeats > 1:
+        splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    else:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    placeholder = np.zeros((len(y), 1))
+    return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(placeholder, y)]
+
+
+def validation_carve(y: np.ndarray, train_rows: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Split a fold's training rows into (fit, validation) the way the training job splits its rows."""
+    from sklearn.model_selection import train_test_split
+
+    strat = y[train_rows] if cfg.split.stratified else None
+    fit, val = train_test_split(
+        train_rows, test_size=cfg.split.validation_fraction, random_state=cfg.split.seed, stratify=strat
+    )
+    return np.sort(fit), np.sort(val)
+
+
+def stratified_sample(y: np.ndarray, n: int, seed: int = CV_SEED) -> np.ndarray:
+    """Sorted row indices of a stratified subsample of n rows (all rows if n >= len(y))."""
+    from sklearn.model_selection import train_test_split
+
+    if n >= len(y):
+        return np.arange(len(y))
+    rows, _ = train_test_split(np.arange(len(y)), train_size=n, random_state=seed, stratify=y)
+    return np.sort(rows)
+
+
+def categorical_columns(frame: pd.DataFrame, cfg: TrainConfig) -> list[str]:
+    """Columns the training job treats as categorical (same inference, same overrides)."""
+    return [c for c in frame.columns if infer_kind(frame[c], cfg.data.features.get(c, FeatureOverride())) == "categorical"]
+
+
+# --- the three models: fit on rows, return PDs of other rows ----------------------------------
+
+
+def fit_ours(cfg: TrainConfig, frame: pd.DataFrame, y: np.ndarray, train_rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    fit_rows, val_rows = validation_carve(y, train_rows, cfg)
+    fitted = pipeline.fit_model(frame, y, fit_rows, val_rows, cfg)
+    return lambda rows: fitted.predict_pd(frame.iloc[rows])
+
+
+def _baseline_frame(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for c in out.columns:
+        if c in categorical:
+            out[c] = out[c].astype(object).where(out[c].notna(), None).astype(str)
+        else:
+            out[c] = pd.to_numeric(out[c]).astype(np.float64)
+    return out
+
+
+def hgb_pipeline(categorical: list[str], numeric: list[str]):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    hgb = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=1000,
+        max_leaf_nodes=15,
+        min_samples_leaf=50,
+        l2_regularization=1.0,
+        early_stopping=True,
+        random_state=CV_SEED,
+        categorical_features=list(range(len(categorical))) if categorical else None,
+    )
+    if not categorical:
+        return hgb
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
+    columns = ColumnTransformer([("cat", encoder, categorical), ("num", "passthrough", numeric)])
+    return make_pipeline(columns, hgb)
+
+
+def logreg_pipeline(categorical: list[str], numeric: list[str]):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
+
+    parts: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        quantiles = QuantileTransformer(output_distribution="normal", random_state=CV_SEED)
+        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), quantiles), numeric))
+    if categorical:
+        parts.append(("cat", OneHotEncoder(handle_unknown="ignore"), categorical))
+    return make_pipeline(ColumnTransformer(parts), LogisticRegression(max_iter=2000))
+
+
+def fit_sklearn(model, frame: pd.DataFrame, y: np.ndarray, train_rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    model.fit(frame.iloc[train_rows], y[train_rows])
+    return lambda rows: model.predict_proba(frame.iloc[rows])[:, 1]
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def _summary(records: list[dict[str, Any]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in METRICS:
+        values = np.array([r[m] for r in records], dtype=np.float64)
+        out[f"{m}_mean"] = float(values.mean())
+        out[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    out["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in records]))
+    return out
+
+
+def run_benchmark(
+    cfg: TrainConfig,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    folds: int = 5,
+    repeats: int = 1,
+    models: Iterable[str] = MODELS,
+    on_fold: FoldCallback | None = None,
+) -> dict[str, Any]:
+    """Cross-validate every model in `models` on the same folds; returns the JSON summary.
+
+    `on_fold` receives one record per fold and model (model, repeat, fold, metrics, fit_seconds).
+    """
+    wanted = set(models)
+    if not wanted or wanted - set(MODELS):
+        raise ValueError(f"models must be a non-empty subset of {MODELS}, got {sorted(wanted)}")
+    models = [m for m in MODELS if m in wanted]
+    y = np.asarray(y)
+    categorical = categorical_columns(frame, cfg)
+    numeric = [c for c in frame.columns if c not in categorical]
+    base = _baseline_frame(frame[categorical + numeric], categorical) if set(models) - {"ours"} else None
+    records: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    for k, (train_rows, test_rows) in enumerate(cv_splits(y, folds, repeats)):
+        for name in models:
+            started = time.perf_counter()
+            if name == "ours":
+                predict = fit_ours(cfg, frame, y, train_rows)
+            elif name == "hgb":
+                predict = fit_sklearn(hgb_pipeline(categorical, numeric), base, y, train_rows)
+            else:
+                predict = fit_sklearn(logreg_pipeline(categorical, numeric), base, y, train_rows)
+            seconds = time.perf_counter() - started
+            metrics = classification_metrics(y[test_rows], predict(test_rows))
+            record = {
+                "model": name,
+                "repeat": k // folds,
+                "fold": k % folds,
+                **{m: metrics[m] for m in METRICS},
+                "fit_seconds": seconds,
+            }
+            records[name].append(record)
+            if on_fold is not None:
+                on_fold(record)
+    return {
+        "models": {name: _summary(rs) for name, rs in records.items()},
+        "folds": folds,
+        "repeats": repeats,
+        "rows": int(len(y)),
+    }
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def progress_line(record: dict[str, Any]) -> str:
+    return (
+        f"[{record['model']:>6}] repeat {record['repeat'] + 1} fold {record['fold'] + 1}: "
+        f"auc {record['auc']:.4f}  brier {record['brier']:.4f}  ks {record['ks']:.4f}  "
+        f"ece {record['ece']:.4f}  fit {record['fit_seconds']:.1f} s"
+    )
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{'model':<8} {'auc':>16} {'brier':>8} {'ks':>8} {'ece':>8} {'fit s':>8}"]
+    for name, s in result["models"].items():
+        lines.append(
+            f"{name:<8} {s['auc_mean']:.4f} ± {s['auc_std']:.4f} {s['brier_mean']:>8.4f} "
+            f"{s['ks_mean']:>8.4f} {s['ece_mean']:>8.4f} {s['fit_seconds']:>8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def log_to_mlflow(
+    tracking_uri: str, cfg: TrainConfig, result: dict[str, Any], protocol: dict[str, Any], config_name: str,
+    experiment: str = EXPERIMENT,
+) -> str:
+    """Log the CV summary as a run of its own; returns the run id."""
+    import mlflow
+
+    from training_job.tracking import flatten
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment)
+    params = flatten("config", cfg.model_dump(mode="json", exclude={"description"}))
+    params.update(flatten("protocol", protocol))
+    with mlflow.start_run(run_name=f"quality-{Path(config_name).stem or 'config'}") as run:
+        mlflow.set_tags({"benchmark": "quality", "config_file": config_name})
+        mlflow.log_params({k: v[:6000] for k, v in params.items()})
+        metrics = {
+            f"{name}_{key}": value
+            for name, summary in result["models"].items()
+            for key, value in summary.items()
+            if math.isfinite(value)
+        }
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(result, "quality.json")
+        return run.info.run_id
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True, help="YAML config (config/models-configs/model_config_NNN.yaml)")
+    p.add_argument("--data", default=None, help="data file overriding data.path")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=1, help="> 1: RepeatedStratifiedKFold(folds, repeats)")
+    p.add_argument("--sample", type=int, default=None, help="stratified subsample of N rows (quick checks)")
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override a config field, e.g. --set optimisation.seeds=1 (repeatable)")
+    p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                   help="log the summary to MLflow (default $MLFLOW_TRACKING_URI)")
+    p.add_argument("--experiment", default=EXPERIMENT, help=f"MLflow experiment (default {EXPERIMENT})")
+    args = p.parse_args(argv)
+    if args.folds < 2:
+        p.error("--folds must be at least 2")
+    if args.repeats < 1:
+        p.error("--repeats must be at least 1")
+    if args.sample is not None and args.sample < 2 * args.folds:
+        p.error("--sample is too small for the number of folds")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.set)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models or set(models) - set(MODELS):
+        print(f"error: --models must name some of {', '.join(MODELS)}, got {args.models!r}", file=sys.stderr)
+        return 2
+    path = resolve_path(args.data or cfg.data.path)
+    if not path.exists():
+        print(f"skipped: data file not found: {path} (pass --data PATH or place the file there)")
+        return 0
+    try:
+        ds = load_dataset(cfg.data, str(path))
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    frame, y = ds.frame, ds.target
+    if args.sample is not None:
+        rows = stratified_sample(y, args.sample)
+        frame, y = frame.iloc[rows].reset_index(drop=True), y[rows]
+    print(
+        f"data {ds.source}: {len(y)} rows, {frame.shape[1]} features, default rate {y.mean():.4f}; "
+        f"{'repeated ' if args.repeats > 1 else ''}stratified {args.folds}-fold CV"
+        f"{f' x {args.repeats}' if args.repeats > 1 else ''}, seed {CV_SEED}; models {', '.join(models)}",
+        file=sys.stderr, flush=True,
+    )
+
+    def show(record: dict[str, Any]) -> None:
+        print(progress_line(record), file=sys.stderr, flush=True)
+
+    result = run_benchmark(cfg, frame, y, args.folds, args.repeats, models, on_fold=show)
+    print(table(result))
+    if args.tracking_uri:
+        protocol = {
+            "folds": args.folds, "repeats": args.repeats, "cv_seed": CV_SEED, "rows": len(y),
+            "sample": args.sample, "data_digest": ds.digest, "models": models, "overrides": args.set,
+        }
+        run_id = log_to_mlflow(args.tracking_uri, cfg, result, protocol, Path(args.config).name, args.experiment)
+        print(f"mlflow run {run_id} in experiment {args.experiment!r} at {args.tracking_uri}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

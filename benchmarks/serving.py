@@ -1,0 +1,242 @@
+"""Serving benchmark: our predictor vs the protocol ceiling vs `mlflow models serve`, one run.
+
+    python -m benchmarks.serving [--requests 1000] [--wrk-seconds 10] [--connections 8] [--workers 1]
+
+Starts a local MLflow server, trains and registers config 000, then starts (one at a time, so
+they do not compete for the 2 cores) our predictor on the registered version, an echo
+`kserve.Model` (the ceiling: same server, no work), and `mlflow models serve` of the same
+version. Measures sequential REST and gRPC latency, wrk throughput, one 10,000-row request and
+start-to-ready time. Prints a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import httpx
+import numpy as np
+import pandas as pd
+from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
+
+from tests.procs import env_with_venv, free_port, mlflow_server, stop, v2_inputs, wait_http
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config" / "models-configs" / "model_config_000.yaml"
+QUIET_LOG = REPO / "config" / "logging-quiet.yaml"
+DATA = REPO / "training_job" / "datasets" / "germancredit.csv"
+MODEL = "credit-score"
+
+
+def applicants(n: int) -> pd.DataFrame:
+    frame = pd.read_csv(DATA).drop(columns=["creditability"])
+    return pd.concat([frame] * (n // len(frame) + 1), ignore_index=True).head(n)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    arr = np.asarray(samples) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def sequential(call: Callable[[], None], n: int, warmup: int = 50) -> tuple[float, float]:
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return percentiles(times)
+
+
+def rest_caller(client: httpx.Client, url: str, body: bytes) -> Callable[[], None]:
+    def call() -> None:
+        r = client.post(url, content=body, headers={"content-type": "application/json"})
+        if r.status_code != 200:
+            raise RuntimeError(f"{url}: HTTP {r.status_code} {r.text[:300]}")
+    return call
+
+
+def grpc_request(model: str, frame: pd.DataFrame) -> pb.ModelInferRequest:
+    req = pb.ModelInferRequest(model_name=model)
+    for name in frame.columns:
+        col = frame[name]
+        t = req.inputs.add(name=name, shape=[len(col)])
+        if col.dtype == object:
+            t.datatype = "BYTES"
+            t.contents.bytes_contents.extend(v.encode() for v in col)
+        else:
+            t.datatype = "FP64"
+            t.contents.fp64_contents.extend(float(v) for v in col)
+    return req
+
+
+def grpc_caller(addr: str, request: pb.ModelInferRequest) -> tuple[Callable[[], None], grpc.Channel]:
+    channel = grpc.insecure_channel(addr)
+    stub = pb_grpc.GRPCInferenceServiceStub(channel)
+    return (lambda: stub.ModelInfer(request, timeout=10)), channel
+
+
+def wrk_rps(url: str, body: bytes, seconds: int, connections: int, workdir: Path) -> float | None:
+    if shutil.which("wrk") is None:
+        print("  wrk not found (Debian: apt-get install wrk): throughput skipped", file=sys.stderr)
+        return None
+    (workdir / "body.json").write_bytes(body)
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{workdir / "body.json"}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
+    )
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"wrk saw {non2xx.group(1)} error responses from {url}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def timed(call: Callable[[], None], repeats: int = 5) -> float:
+    call()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def start(cmd: list[str], log: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+                            env=env_with_venv(**env), cwd=REPO)
+
+
+def bench_ours(tracking: str, work: Path, args: argparse.Namespace) -> dict:
+    http, grpc_port = free_port(), free_port()
+    t0 = time.perf_counter()
+    proc = start([sys.executable, "-m", "kserve_model", "--model-name", MODEL, "--model-uri", f"models:/{MODEL}@champion",
+                  "--tracking-uri", tracking, "--http-port", str(http), "--grpc-port", str(grpc_port),
+                  "--cache-dir", str(work / "cache-ours"), "--workers", str(args.workers),
+                  "--log-config-file", str(QUIET_LOG)], work / "ours.log")
+    try:
+        wait_http(f"http://127.0.0.1:{http}/v2/models/{MODEL}/ready", 120, proc)
+        ready_s = time.perf_counter() - t0
+        url = f"http://127.0.0.1:{http}/v2/models/{MODEL}/infer"
+        one = json.dumps({"inputs": v2_inputs(applicants(1))}).encode()
+        big = json.dumps({"inputs": v2_inputs(applicants(10_000))}).encode()
+        with httpx.Client(timeout=60) as client:
+            rest = sequential(rest_caller(client, url, one), args.requests)
+            batch = timed(rest_caller(client, url, big))
+        call, channel = grpc_caller(f"127.0.0.1:{grpc_port}", grpc_request(MODEL, applicants(1)))
+        grpc_lat = sequential(call, args.requests)
+        channel.close()
+        rps = wrk_rps(url, one, args.wrk_seconds, args.connections, work)
+        return {"rest_p50_ms": rest[0], "rest_p99_ms": rest[1], "grpc_p50_ms": grpc_lat[0], "grpc_p99_ms": grpc_lat[1],
+                "wrk_rps": rps, "batch10k_ms": batch, "ready_s": ready_s}
+    finally:
+        stop(proc)
+
+
+def bench_ceiling(work: Path, args: argparse.Namespace) -> dict:
+    http, grpc_port = free_port(), free_port()
+    t0 = time.perf_counter()
+    proc = start([sys.executable, "-m", "benchmarks.echo_model", "--http_port", str(http), "--grpc_port", str(grpc_port),
+                  "--workers", str(args.workers), "--log_config_file", str(QUIET_LOG)], work / "ceiling.log")
+    try:
+        wait_http(f"http://127.0.0.1:{http}/v2/models/echo/ready", 60, proc)
+        ready_s = time.perf_counter() - t0
+        url = f"http://127.0.0.1:{http}/v2/models/echo/infer"
+        # the same request bodies as ours: the echo decodes them and returns the first input
+        one = json.dumps({"inputs": v2_inputs(applicants(1))}).encode()
+        big = json.dumps({"inputs": v2_inputs(applicants(10_000))}).encode()
+        with httpx.Client(timeout=60) as client:
+            rest = sequential(rest_caller(client, url, one), args.requests)
+            batch = timed(rest_caller(client, url, big))
+        call, channel = grpc_caller(f"127.0.0.1:{grpc_port}", grpc_request("echo", applicants(1)))
+        grpc_lat = sequential(call, args.requests)
+        channel.close()
+        rps = wrk_rps(url, one, args.wrk_seconds, args.connections, work)
+        return {"rest_p50_ms": rest[0], "rest_p99_ms": rest[1], "grpc_p50_ms": grpc_lat[0], "grpc_p99_ms": grpc_lat[1],
+                "wrk_rps": rps, "batch10k_ms": batch, "ready_s": ready_s}
+    finally:
+        stop(proc)
+
+
+def bench_mlflow(tracking: str, work: Path, args: argparse.Namespace) -> dict:
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = start([str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/{MODEL}@champion",
+                  "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", str(args.workers)],
+                 work / "mlflow-serve.log", MLFLOW_TRACKING_URI=tracking, UVICORN_ACCESS_LOG="false")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", 180, proc)
+        ready_s = time.perf_counter() - t0
+        url = f"http://127.0.0.1:{port}/invocations"
+
+        def body(frame: pd.DataFrame) -> bytes:
+            return json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}).encode()
+
+        one, big = body(applicants(1)), body(applicants(10_000))
+        with httpx.Client(timeout=120) as client:
+            rest = sequential(rest_caller(client, url, one), args.requests)
+            batch = timed(rest_caller(client, url, big))
+        rps = wrk_rps(url, one, args.wrk_seconds, args.connections, work)
+        return {"rest_p50_ms": rest[0], "rest_p99_ms": rest[1], "grpc_p50_ms": None, "grpc_p99_ms": None,
+                "wrk_rps": rps, "batch10k_ms": batch, "ready_s": ready_s}
+    finally:
+        stop(proc)
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    return "-" if v is None else f"{v:,.2f}{unit}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=1000)
+    p.add_argument("--wrk-seconds", type=int, default=10)
+    p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--workers", type=int, default=1)
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, mlflow_server(Path(tmp) / "mlflow") as mlflow:
+        work = Path(tmp)
+        print(f"MLflow on {mlflow.url}; training config 000 ...", file=sys.stderr)
+        done = subprocess.run([sys.executable, "-m", "training_job", "--config", str(CONFIG), "--tracking-uri", mlflow.url,
+                               "--log-level", "WARNING"], capture_output=True, text=True, cwd=REPO)
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            return 1
+        results = {}
+        for name, run in (("ours", lambda: bench_ours(mlflow.url, work, args)),
+                          ("ceiling", lambda: bench_ceiling(work, args)),
+                          ("mlflow", lambda: bench_mlflow(mlflow.url, work, args))):
+            print(f"benchmarking {name} ...", file=sys.stderr)
+            results[name] = run()
+    ours, ceiling, mlf = results["ours"], results["ceiling"], results["mlflow"]
+    ratios = {
+        "rps_vs_ceiling": ours["wrk_rps"] / ceiling["wrk_rps"] if ours["wrk_rps"] and ceiling["wrk_rps"] else None,
+        "rps_vs_mlflow": ours["wrk_rps"] / mlf["wrk_rps"] if ours["wrk_rps"] and mlf["wrk_rps"] else None,
+    }
+    cols = [("rest_p50_ms", " ms"), ("rest_p99_ms", " ms"), ("grpc_p50_ms", " ms"), ("grpc_p99_ms", " ms"),
+            ("wrk_rps", ""), ("batch10k_ms", " ms"), ("ready_s", " s")]
+    print(f"{'':10}" + "".join(f"{c:>15}" for c, _ in cols))
+    for name, r in results.items():
+        print(f"{name:10}" + "".join(f"{fmt(r[c], u):>15}" for c, u in cols))
+    print(f"throughput: ours/ceiling {fmt(ratios['rps_vs_ceiling'])}, ours/mlflow {fmt(ratios['rps_vs_mlflow'])} "
+          f"(goals >= 0.8 and >= 4); every output computed, reason codes included")
+    print(json.dumps({**results, "ratios": ratios}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
