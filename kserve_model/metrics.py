@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 SCORE_BUCKETS = np.arange(300, 901, 20, dtype=np.float64)
@@ -20,6 +20,11 @@ LABELS = ("model_name", "model_version")
 DECISIONS = Counter("credit_score_decisions", "Scored rows by decision", [*LABELS, "decision"])
 ROWS = Counter("credit_score_rows", "Rows scored", LABELS)
 REQUEST_ERRORS = Counter("credit_score_request_errors", "Requests rejected as invalid (HTTP 400)", [*LABELS, "input"])
+REQUESTS = Counter("credit_score_requests", "Inference requests by outcome (ok, invalid, error)", [*LABELS, "outcome"])
+LATENCY = Histogram(
+    "credit_score_request_seconds", "Time in the model per request: decode, score, reasons", LABELS,
+    buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5),
+)
 
 
 class _BatchHistogram:

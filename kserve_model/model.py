@@ -16,7 +16,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from kserve.utils.utils import generate_uuid
 
 from kserve_model.engine import ScoredBatch, ScoringEngine
-from kserve_model.metrics import REQUEST_ERRORS, credit_metrics
+from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics
 from kserve_model.request import RequestError, decode_request
 from kserve_model.resolve import ModelRef, ModelUriError, resolve_model
 from kserve_model.settings import ServeSettings
@@ -99,12 +99,20 @@ class CreditScoreModel(Model):
         engine, ref = self.engine, self.ref
         if engine is None or ref is None:
             raise ModelNotReady(self.name, self.load_error or "still loading")
+        started = time.perf_counter()
         try:
             columns = decode_request(payload, engine.spec.features, self.settings.max_batch_rows)
         except RequestError as e:
             REQUEST_ERRORS.labels(self.name, ref.version, e.input_name or "").inc()
+            REQUESTS.labels(self.name, ref.version, "invalid").inc()
             raise
-        batch = engine.score(columns)
+        try:
+            batch = engine.score(columns)
+        except Exception:
+            REQUESTS.labels(self.name, ref.version, "error").inc()
+            raise
+        REQUESTS.labels(self.name, ref.version, "ok").inc()
+        LATENCY.labels(self.name, ref.version).observe(time.perf_counter() - started)
         credit_metrics().observe(self.name, ref.version, batch.score, batch.probability_of_default, batch.decision)
         identity = {HEADER_NAME: ref.registered_name or self.name, HEADER_VERSION: ref.version,
                     HEADER_DIGEST: f"sha256:{engine.artifact.digest}"}

@@ -235,4 +235,6 @@ def test_metrics_are_labelled_with_the_model_version(predictor) -> None:
     assert 'credit_score_rows_total{model_name="credit-score",model_version="1"}' in text
     assert 'credit_score_score_points_bucket{le="+Inf",model_name="credit-score",model_version="1"}' in text
     assert 'credit_score_decisions_total{decision=' in text
-    assert 'credit_score_request_errors_total' in text
+    assert "credit_score_request_errors_total" in text
+    assert 'credit_score_requests_total{model_name="credit-score",model_version="1",outcome="ok"}' in text
+    assert 'credit_score_request_seconds_bucket{le="0.001",model_name="credit-score",model_version="1"}' in text
