@@ -130,7 +130,7 @@ def hgb_pipeline(categorical: list[str], numeric: list[str]):
     return make_pipeline(columns, hgb)
 
 
-def logreg_pipeline(categorical: list[str], numeric: list[str]):
+def logreg_pipeline(categorical: list[str], numeric: list[str], n_rows: int = 1000):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -139,7 +139,9 @@ def logreg_pipeline(categorical: list[str], numeric: list[str]):
 
     parts: list[tuple[str, Any, list[str]]] = []
     if numeric:
-        quantiles = QuantileTransformer(output_distribution="normal", random_state=CV_SEED)
+        quantiles = QuantileTransformer(
+            output_distribution="normal", n_quantiles=min(1000, n_rows), random_state=CV_SEED
+        )
         parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), quantiles), numeric))
     if categorical:
         parts.append(("cat", OneHotEncoder(handle_unknown="ignore"), categorical))
@@ -194,7 +196,7 @@ def run_benchmark(
             elif name == "hgb":
                 predict = fit_sklearn(hgb_pipeline(categorical, numeric), base, y, train_rows)
             else:
-                predict = fit_sklearn(logreg_pipeline(categorical, numeric), base, y, train_rows)
+                predict = fit_sklearn(logreg_pipeline(categorical, numeric, len(train_rows)), base, y, train_rows)
             seconds = time.perf_counter() - started
             metrics = classification_metrics(y[test_rows], predict(test_rows))
             record = {

@@ -121,55 +121,45 @@ def start(cmd: list[str], log: Path, **env: str) -> subprocess.Popen:
                             env=env_with_venv(**env), cwd=REPO)
 
 
+def measure_v2(proc: subprocess.Popen, started: float, http: int, grpc_port: int, model: str,
+               work: Path, args: argparse.Namespace) -> dict:
+    """The same measurements for any KServe v2 server: ours and the echo ceiling."""
+    try:
+        wait_http(f"http://127.0.0.1:{http}/v2/models/{model}/ready", 120, proc)
+        ready_s = time.perf_counter() - started
+        url = f"http://127.0.0.1:{http}/v2/models/{model}/infer"
+        # identical request bodies: the echo decodes them as fully and returns the first input
+        one = json.dumps({"inputs": v2_inputs(applicants(1))}).encode()
+        big = json.dumps({"inputs": v2_inputs(applicants(10_000))}).encode()
+        with httpx.Client(timeout=60) as client:
+            rest = sequential(rest_caller(client, url, one), args.requests)
+            batch = timed(rest_caller(client, url, big))
+        call, channel = grpc_caller(f"127.0.0.1:{grpc_port}", grpc_request(model, applicants(1)))
+        grpc_lat = sequential(call, args.requests)
+        channel.close()
+        rps = wrk_rps(url, one, args.wrk_seconds, args.connections, work)
+        return {"rest_p50_ms": rest[0], "rest_p99_ms": rest[1], "grpc_p50_ms": grpc_lat[0], "grpc_p99_ms": grpc_lat[1],
+                "wrk_rps": rps, "batch10k_ms": batch, "ready_s": ready_s}
+    finally:
+        stop(proc)
+
+
 def bench_ours(tracking: str, work: Path, args: argparse.Namespace) -> dict:
     http, grpc_port = free_port(), free_port()
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     proc = start([sys.executable, "-m", "kserve_model", "--model-name", MODEL, "--model-uri", f"models:/{MODEL}@champion",
                   "--tracking-uri", tracking, "--http-port", str(http), "--grpc-port", str(grpc_port),
                   "--cache-dir", str(work / "cache-ours"), "--workers", str(args.workers),
                   "--log-config-file", str(QUIET_LOG)], work / "ours.log")
-    try:
-        wait_http(f"http://127.0.0.1:{http}/v2/models/{MODEL}/ready", 120, proc)
-        ready_s = time.perf_counter() - t0
-        url = f"http://127.0.0.1:{http}/v2/models/{MODEL}/infer"
-        one = json.dumps({"inputs": v2_inputs(applicants(1))}).encode()
-        big = json.dumps({"inputs": v2_inputs(applicants(10_000))}).encode()
-        with httpx.Client(timeout=60) as client:
-            rest = sequential(rest_caller(client, url, one), args.requests)
-            batch = timed(rest_caller(client, url, big))
-        call, channel = grpc_caller(f"127.0.0.1:{grpc_port}", grpc_request(MODEL, applicants(1)))
-        grpc_lat = sequential(call, args.requests)
-        channel.close()
-        rps = wrk_rps(url, one, args.wrk_seconds, args.connections, work)
-        return {"rest_p50_ms": rest[0], "rest_p99_ms": rest[1], "grpc_p50_ms": grpc_lat[0], "grpc_p99_ms": grpc_lat[1],
-                "wrk_rps": rps, "batch10k_ms": batch, "ready_s": ready_s}
-    finally:
-        stop(proc)
+    return measure_v2(proc, started, http, grpc_port, MODEL, work, args)
 
 
 def bench_ceiling(work: Path, args: argparse.Namespace) -> dict:
     http, grpc_port = free_port(), free_port()
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     proc = start([sys.executable, "-m", "benchmarks.echo_model", "--http_port", str(http), "--grpc_port", str(grpc_port),
                   "--workers", str(args.workers), "--log_config_file", str(QUIET_LOG)], work / "ceiling.log")
-    try:
-        wait_http(f"http://127.0.0.1:{http}/v2/models/echo/ready", 60, proc)
-        ready_s = time.perf_counter() - t0
-        url = f"http://127.0.0.1:{http}/v2/models/echo/infer"
-        # the same request bodies as ours: the echo decodes them and returns the first input
-        one = json.dumps({"inputs": v2_inputs(applicants(1))}).encode()
-        big = json.dumps({"inputs": v2_inputs(applicants(10_000))}).encode()
-        with httpx.Client(timeout=60) as client:
-            rest = sequential(rest_caller(client, url, one), args.requests)
-            batch = timed(rest_caller(client, url, big))
-        call, channel = grpc_caller(f"127.0.0.1:{grpc_port}", grpc_request("echo", applicants(1)))
-        grpc_lat = sequential(call, args.requests)
-        channel.close()
-        rps = wrk_rps(url, one, args.wrk_seconds, args.connections, work)
-        return {"rest_p50_ms": rest[0], "rest_p99_ms": rest[1], "grpc_p50_ms": grpc_lat[0], "grpc_p99_ms": grpc_lat[1],
-                "wrk_rps": rps, "batch10k_ms": batch, "ready_s": ready_s}
-    finally:
-        stop(proc)
+    return measure_v2(proc, started, http, grpc_port, "echo", work, args)
 
 
 def bench_mlflow(tracking: str, work: Path, args: argparse.Namespace) -> dict:
