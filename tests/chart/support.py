@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import platform
 import subprocess
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ CHART = REPO / "charts" / "credit-score"
 CI_DIR = CHART / "ci"
 INVALID_DIR = Path(__file__).resolve().parent / "invalid"
 FETCH_TOOLS = REPO / "scripts" / "fetch-tools.sh"
-TOOLS = REPO / ".tools"
+TOOLS = Path(os.environ.get("TOOLS_DIR") or REPO / ".tools")
 HELM = TOOLS / "bin" / "helm"
 CHECKOV = TOOLS / "checkov-venv" / "bin" / "checkov"
 CRD_DIR = REPO.parent / "shared" / "crds"
@@ -28,6 +29,7 @@ CRD_FILES = {
     ("gateway.networking.k8s.io", "GRPCRoute"): CRD_DIR / "gateway-api-v1.2.1" / "gateway.networking.k8s.io_grpcroutes.yaml",
 }
 RELEASE = "demo"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 NAMESPACE = "credit"
 
 
@@ -61,10 +63,14 @@ def template_args(values_files: tuple[Path, ...] = (), sets: tuple[str, ...] = (
 
 
 @functools.lru_cache(maxsize=None)
+def render_text(values_files: tuple[Path, ...] = (), sets: tuple[str, ...] = ()) -> str:
+    """`helm template` output (hooks included), cached per values combination."""
+    return helm(*template_args(values_files, sets)).stdout
+
+
 def render(values_files: tuple[Path, ...] = (), sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Objects `helm template` renders (hooks included), cached per values combination."""
-    out = helm(*template_args(values_files, sets)).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    """The objects `helm template` renders. Parsed afresh on each call: tests may mutate them."""
+    return [d for d in yaml.load_all(render_text(values_files, sets), Loader=_LOADER) if d]
 
 
 def render_ci(name: str, *sets: str) -> list[dict[str, Any]]:
@@ -157,7 +163,7 @@ def _strict(schema: Any) -> Any:
 def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
     """The strict openAPIV3Schema of a served CRD version; KeyError when there is none."""
     path = CRD_FILES[(group, kind)]
-    crd = yaml.safe_load(path.read_text())
+    crd = yaml.load(path.read_text(), Loader=_LOADER)
     assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind, path
     for v in crd["spec"]["versions"]:
         if v["name"] == version:

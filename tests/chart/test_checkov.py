@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from .support import NAMESPACE, RELEASE, ci_values_files, helm, template_args
+from .support import NAMESPACE, RELEASE, ci_values_files, render_text
 
 pytestmark = pytest.mark.chart
 
@@ -26,9 +26,9 @@ ALLOWED_SKIPS = {
 @pytest.fixture(scope="module")
 def report(tools, checkov, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("rendered")
-    (out / "defaults.yaml").write_text(helm(*template_args()).stdout)
+    (out / "defaults.yaml").write_text(render_text())
     for f in ci_values_files():
-        (out / f.name).write_text(helm(*template_args((f,))).stdout)
+        (out / f.name).write_text(render_text((f,)))
     proc = subprocess.run(
         [checkov, "--directory", str(out), "--framework", "kubernetes", "--skip-download", "--output", "json"],
         capture_output=True, text=True, timeout=300,

@@ -111,6 +111,8 @@ def test_basic_auth(tools):
     assert env["MLFLOW_AUTH_CONFIG_PATH"] == "/etc/mlflow/auth/basic_auth.ini"
     assert env["MLFLOW_AUTH_ADMIN_USERNAME"] == {"secret": "mlflow-admin", "key": "username"}
     assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == {"secret": "mlflow-admin", "key": "password"}
+    # without a static Flask secret key `mlflow server --app-name basic-auth` refuses to start
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"] == {"secret": "mlflow-admin", "key": "flask-secret-key"}
     (cm,) = [m for m in by_kind(objects, "ConfigMap") if m["metadata"]["name"].endswith("-mlflow-auth")]
     ini = cm["data"]["basic_auth.ini"]
     assert "database_uri = sqlite:////mlflow/data/basic_auth.db" in ini and "password" not in ini

@@ -1,0 +1,143 @@
+{{/*
+Cross-field rules that values.schema.json cannot express readably. Each failure names the
+value to change. Every rule has a values file under tests/chart/invalid/ proving it fails.
+Usage: {{- include "credit-score.validate" . }}   (from validate.yaml)
+*/}}
+{{- define "credit-score.validate" -}}
+{{- $v := .Values -}}
+{{- $m := $v.mlflow -}}
+{{- if and (not $m.enabled) (not $m.external.trackingUri) -}}
+{{- fail "mlflow.enabled is false: set mlflow.external.trackingUri to the MLflow server the Job and the predictors use" -}}
+{{- end -}}
+{{- if and $m.enabled (eq $m.backendStore.type "postgres") (not $m.backendStore.postgres.existingSecret) -}}
+{{- fail "mlflow.backendStore.type is postgres: set mlflow.backendStore.postgres.existingSecret (a Secret holding the URI under mlflow.backendStore.postgres.uriKey)" -}}
+{{- end -}}
+{{- if and $m.enabled (eq $m.artifacts.type "s3") -}}
+{{- if not $m.artifacts.s3.bucket -}}
+{{- fail "mlflow.artifacts.type is s3: set mlflow.artifacts.s3.bucket" -}}
+{{- end -}}
+{{- if not $m.artifacts.s3.existingSecret -}}
+{{- fail "mlflow.artifacts.type is s3: set mlflow.artifacts.s3.existingSecret (a Secret with the access key pair)" -}}
+{{- end -}}
+{{- end -}}
+{{- if and $m.auth.enabled (not $m.auth.existingSecret) -}}
+{{- fail "mlflow.auth.enabled: set mlflow.auth.existingSecret (a Secret with the user name, the password and, for the in-cluster server, the Flask secret key); the chart never holds credentials" -}}
+{{- end -}}
+{{- include "credit-score.validate.training" . -}}
+{{- include "credit-score.validate.serving" . -}}
+{{- include "credit-score.validate.rollout" . -}}
+{{- end -}}
+
+{{/*
+Training rules.
+Usage: {{- include "credit-score.validate.training" . }}
+*/}}
+{{- define "credit-score.validate.training" -}}
+{{- $t := .Values.training -}}
+{{- if $t.enabled -}}
+{{- if and $t.config.file $t.config.inline -}}
+{{- fail "training.config: set either file or inline, not both (set training.config.file to \"\" to use inline)" -}}
+{{- end -}}
+{{- if not (or $t.config.file $t.config.inline) -}}
+{{- fail "training.config: set training.config.file (a chart file) or training.config.inline (YAML text)" -}}
+{{- end -}}
+{{- if $t.config.inline -}}
+{{- $parsed := fromYaml $t.config.inline -}}
+{{- if or (hasKey $parsed "Error") (not $parsed) -}}
+{{- fail (printf "training.config.inline is not a YAML mapping: %v" (get $parsed "Error")) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $t.data.source "pvc") (not $t.data.pvc.claimName) -}}
+{{- fail "training.data.source is pvc: set training.data.pvc.claimName" -}}
+{{- end -}}
+{{- if and (eq $t.data.source "url") (not $t.data.url.location) -}}
+{{- fail "training.data.source is url: set training.data.url.location" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Exactly one of version and alias in a model reference.
+Usage: {{- include "credit-score.validate.ref" (dict "ref" .Values.serving.stable "path" "serving.stable") }}
+*/}}
+{{- define "credit-score.validate.ref" -}}
+{{- $hasVersion := and (not (kindIs "invalid" .ref.version)) (ne (toString .ref.version) "") -}}
+{{- if and $hasVersion .ref.alias -}}
+{{- fail (printf "%s: set either version or alias, not both (set version to null to use the alias)" .path) -}}
+{{- end -}}
+{{- if not (or $hasVersion .ref.alias) -}}
+{{- fail (printf "%s: set version (recommended) or alias" .path) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Predictor rules.
+Usage: {{- include "credit-score.validate.serving" . }}
+*/}}
+{{- define "credit-score.validate.serving" -}}
+{{- $s := .Values.serving -}}
+{{- $mode := .Values.rollout.mode -}}
+{{- if $s.enabled -}}
+{{- include "credit-score.validate.ref" (dict "ref" $s.stable "path" "serving.stable") -}}
+{{- if gt (int $s.minReplicas) (int $s.maxReplicas) -}}
+{{- fail (printf "serving.minReplicas (%v) is greater than serving.maxReplicas (%v)" $s.minReplicas $s.maxReplicas) -}}
+{{- end -}}
+{{- if eq $mode "knative" -}}
+{{- if $s.grpc.enabled -}}
+{{- fail "rollout.mode knative: Knative allows one container port, so gRPC cannot be exposed next to REST; set serving.grpc.enabled to false (or use rollout.mode standard or gateway)" -}}
+{{- end -}}
+{{- if not (has $s.scaleMetric (list "concurrency" "rps")) -}}
+{{- fail (printf "rollout.mode knative scales with the Knative autoscaler: serving.scaleMetric must be concurrency or rps, not %s" $s.scaleMetric) -}}
+{{- end -}}
+{{- else -}}
+{{- if not (has $s.scaleMetric (list "cpu" "memory")) -}}
+{{- fail (printf "rollout.mode %s scales with an HPA: serving.scaleMetric must be cpu or memory, not %s" $mode $s.scaleMetric) -}}
+{{- end -}}
+{{- if lt (int $s.minReplicas) 1 -}}
+{{- fail (printf "rollout.mode %s: serving.minReplicas must be at least 1 (scale to zero needs rollout.mode knative)" $mode) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Rollout rules.
+Usage: {{- include "credit-score.validate.rollout" . }}
+*/}}
+{{- define "credit-score.validate.rollout" -}}
+{{- $r := .Values.rollout -}}
+{{- $s := .Values.serving -}}
+{{- if and $s.enabled $r.canary.enabled -}}
+{{- include "credit-score.validate.ref" (dict "ref" $r.canary "path" "rollout.canary") -}}
+{{- if eq (include "credit-score.serving.modelUri" $r.canary) (include "credit-score.serving.modelUri" $s.stable) -}}
+{{- fail (printf "rollout.canary serves the same model as serving.stable (%s): point the canary at another version, or disable it" (include "credit-score.serving.modelUri" $s.stable)) -}}
+{{- end -}}
+{{- if eq (include "credit-score.serving.slot" $r.canary) (include "credit-score.serving.slot" $s.stable) -}}
+{{- fail (printf "rollout.canary and serving.stable both map to the predictor name %q (same version or alias of different registered models): use distinct versions or aliases" (include "credit-score.serving.slot" $s.stable)) -}}
+{{- end -}}
+{{- if and (eq $r.mode "standard") (gt (int $s.canaryReplicas) (int $s.minReplicas)) -}}
+{{- fail (printf "rollout.mode standard: serving.canaryReplicas (%v) must not exceed serving.minReplicas (%v) (KServe rejects such a canary)" $s.canaryReplicas $s.minReplicas) -}}
+{{- end -}}
+{{- end -}}
+{{- if $r.shadow -}}
+{{- if ne $r.mode "gateway" -}}
+{{- fail (printf "rollout.shadow needs rollout.mode gateway (the RequestMirror filter of the HTTPRoute); it is %s" $r.mode) -}}
+{{- end -}}
+{{- if not $r.canary.enabled -}}
+{{- fail "rollout.shadow mirrors traffic to the canary: set rollout.canary.enabled to true" -}}
+{{- end -}}
+{{- if ne (int $r.canary.trafficPercent) 0 -}}
+{{- fail (printf "rollout.shadow keeps stable at 100%% and mirrors every request to the canary: set rollout.canary.trafficPercent to 0 (it is %v)" $r.canary.trafficPercent) -}}
+{{- end -}}
+{{- end -}}
+{{- $previous := 0 -}}
+{{- range $r.analysis.steps -}}
+{{- if le (int .) $previous -}}
+{{- fail (printf "rollout.analysis.steps must increase strictly: %v" $r.analysis.steps) -}}
+{{- end -}}
+{{- $previous = int . -}}
+{{- end -}}
+{{- if ne $previous 100 -}}
+{{- fail (printf "rollout.analysis.steps must end at 100 (full promotion): %v" $r.analysis.steps) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,160 @@
+{{/*
+Training Job helpers.
+*/}}
+
+{{/*
+Name of the training ServiceAccount and ConfigMap.
+Usage: {{ include "credit-score.training.name" . }}
+*/}}
+{{- define "credit-score.training.name" -}}
+{{- include "credit-score.componentName" (dict "context" . "component" "training") -}}
+{{- end -}}
+
+{{/*
+Model config text: the chart file training.config.file, or training.config.inline.
+Usage: {{ include "credit-score.training.config" . }}
+*/}}
+{{- define "credit-score.training.config" -}}
+{{- $c := .Values.training.config -}}
+{{- if $c.file -}}
+{{- $text := .Files.Get $c.file -}}
+{{- if not $text -}}
+{{- fail (printf "training.config.file: %q is not a file of the chart (put it under charts/credit-score/files/ or use training.config.inline)" $c.file) -}}
+{{- end -}}
+{{- $text -}}
+{{- else -}}
+{{- $c.inline -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Path of the training data inside the container, or "" for the image's embedded default.
+Usage: {{ include "credit-score.training.dataPath" . }}
+*/}}
+{{- define "credit-score.training.dataPath" -}}
+{{- $d := .Values.training.data -}}
+{{- if eq $d.source "pvc" -}}
+{{- printf "/data/%s" (trimPrefix "/" $d.pvc.path) -}}
+{{- else if eq $d.source "url" -}}
+{{- printf "/data/%s" $d.url.fileName -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Arguments of `python -m training_job` (the image ENTRYPOINT), as a YAML list.
+Usage: args: {{- include "credit-score.training.args" . | nindent 12 }}
+*/}}
+{{- define "credit-score.training.args" -}}
+- --config
+- /etc/credit-score/model_config.yaml
+{{- with include "credit-score.training.dataPath" . }}
+- --data
+- {{ . }}
+{{- end }}
+- --experiment
+- {{ .Values.training.experiment | quote }}
+{{- end -}}
+
+{{/*
+Pod template of the training Job (metadata and spec). Its hash names the Job (see job.yaml),
+so every change that would need a new pod makes a new Job.
+Usage: template: {{- include "credit-score.training.podTemplate" . | nindent 4 }}
+*/}}
+{{- define "credit-score.training.podTemplate" -}}
+{{- $t := .Values.training -}}
+metadata:
+  labels:
+    {{- include "credit-score.labels" (dict "context" . "component" "training") | nindent 4 }}
+  annotations:
+    checksum/config: {{ include "credit-score.training.config" . | sha256sum }}
+    {{- with $t.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  {{- include "credit-score.training.podSpec" . | nindent 2 }}
+{{- end -}}
+
+{{/*
+Pod spec of the training Job.
+Usage: {{- include "credit-score.training.podSpec" . | nindent 2 }}
+*/}}
+{{- define "credit-score.training.podSpec" -}}
+{{- $t := .Values.training -}}
+serviceAccountName: {{ include "credit-score.training.name" . }}
+automountServiceAccountToken: false
+restartPolicy: Never
+securityContext:
+  {{- include "credit-score.podSecurityContext" . | nindent 2 }}
+{{- with include "credit-score.imagePullSecrets" . }}{{ . | nindent 0 }}{{ end }}
+{{- with $t.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+initContainers:
+  {{- include "credit-score.mlflow.waitContainer" . | nindent 2 }}
+  {{- if eq $t.data.source "url" }}
+  - name: download-data
+    image: {{ include "credit-score.trainImage" . }}
+    imagePullPolicy: {{ .Values.image.pullPolicy }}
+    command:
+      - python
+      - -c
+      - {{ .Files.Get "files/download-data.py" | quote }}
+    env:
+      - name: DATA_URL
+        value: {{ $t.data.url.location | quote }}
+      - name: DATA_SHA256
+        value: {{ $t.data.url.sha256 | quote }}
+      - name: DATA_PATH
+        value: {{ include "credit-score.training.dataPath" . | quote }}
+    resources:
+      {{- include "credit-score.resources" .Values.initResources | nindent 6 }}
+    securityContext:
+      {{- include "credit-score.containerSecurityContext" . | nindent 6 }}
+    volumeMounts:
+      {{- include "credit-score.tmpMount" . | nindent 6 }}
+      - name: data
+        mountPath: /data
+  {{- end }}
+containers:
+  - name: train
+    image: {{ include "credit-score.trainImage" . }}
+    imagePullPolicy: {{ .Values.image.pullPolicy }}
+    args:
+      {{- include "credit-score.training.args" . | nindent 6 }}
+    env:
+      {{- include "credit-score.mlflow.clientEnv" . | nindent 6 }}
+      - name: HOME
+        value: /tmp
+      - name: MPLCONFIGDIR
+        value: /tmp
+    resources:
+      {{- include "credit-score.resources" $t.resources | nindent 6 }}
+    securityContext:
+      {{- include "credit-score.containerSecurityContext" . | nindent 6 }}
+    volumeMounts:
+      {{- include "credit-score.tmpMount" . | nindent 6 }}
+      - name: config
+        mountPath: /etc/credit-score
+        readOnly: true
+      {{- if ne $t.data.source "embedded" }}
+      - name: data
+        mountPath: /data
+        readOnly: true
+      {{- end }}
+volumes:
+  {{- include "credit-score.tmpVolume" . | nindent 2 }}
+  - name: config
+    configMap:
+      name: {{ include "credit-score.training.name" . }}
+  {{- if eq $t.data.source "pvc" }}
+  - name: data
+    persistentVolumeClaim:
+      claimName: {{ $t.data.pvc.claimName }}
+      readOnly: true
+  {{- else if eq $t.data.source "url" }}
+  - name: data
+    emptyDir:
+      sizeLimit: {{ .Values.tmpSizeLimit }}
+  {{- end }}
+{{- end -}}
