@@ -24,7 +24,7 @@ demo-stop:
 	@bash scripts/demo.sh stop
 
 tools:
-	@bash scripts/fetch-tools.sh
+	@bash scripts/fetch-tools.sh all
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -32,7 +32,7 @@ test: venv
 test-unit: venv
 	$(PY) -m pytest -m "not integration and not chart and not containers and not cluster and not slow"
 
-test-chart: venv
+test-chart: venv tools
 	$(PY) -m pytest -m chart
 
 test-containers: venv
