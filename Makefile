@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Tiers: unit + integration + chart + containers; `cluster` skips without a Kubernetes cluster.
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: venv demo demo-stop test test-unit test-chart test-containers tools clean
+.PHONY: venv demo demo-stop test test-unit test-chart test-containers test-ci tools node-tools e2e-kind clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,16 @@ test-unit: venv
 
 test-chart: venv tools
 	$(PY) -m pytest -m chart
+
+test-ci: venv
+	$(PY) -m pytest tests/ci
+
+node-tools:
+	@bash scripts/fetch-node-tools.sh
+
+# Needs Docker, kind, kubectl and internet access: runs in CI elsewhere (.github/workflows/e2e-kind.yaml).
+e2e-kind: venv tools
+	@bash scripts/e2e-kind.sh
 
 test-containers: venv
 	$(PY) -m pytest -m containers
