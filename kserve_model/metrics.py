@@ -3,11 +3,17 @@
 Histograms are updated a whole batch at a time (np.histogram), not row by row, and exported
 through a custom collector on the default registry, which KServe serves at /metrics.
 A canary analysis compares these series between versions (PSI of score buckets).
+
+The decision log keeps the decisions of recent requests by request id, so that a shadow
+analysis (`python -m rollout analyze --shadow`) can pair what stable and canary decided for
+the same mirrored request: `GET /v2/models/<name>/decisions?since=<seq>&limit=<n>`.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import OrderedDict
 
 import numpy as np
 from prometheus_client import REGISTRY, Counter, Histogram
@@ -93,3 +99,75 @@ def credit_metrics() -> CreditMetrics:
         _instance = CreditMetrics()
         REGISTRY.register(_instance)
     return _instance
+
+
+class DecisionLog:
+    """Decisions of recent requests by request id, bounded by rows (oldest requests go first).
+
+    The id is the `x-request-id` header (set by Envoy-based gateways before a RequestMirror
+    filter copies the request, so stable and canary see the same id) or else the v2 request
+    `id`; requests with neither are not recorded. Per process: with WORKERS > 1 each REST
+    worker keeps its own log. A request with more rows than the capacity is not recorded.
+    """
+
+    def __init__(self, capacity_rows: int) -> None:
+        self.capacity_rows = capacity_rows
+        self._lock = threading.Lock()
+        self._records: OrderedDict[str, tuple[int, float, str, list[str]]] = OrderedDict()
+        self._rows = 0
+        self._seq = 0
+        self.names: set[str] = set()
+
+    def record(self, request_id: str, version: str, decisions: list[str]) -> None:
+        if not request_id or len(decisions) > self.capacity_rows:
+            return
+        with self._lock:
+            old = self._records.pop(request_id, None)
+            if old is not None:
+                self._rows -= len(old[3])
+            self._seq += 1
+            self._records[request_id] = (self._seq, time.time(), version, decisions)
+            self._rows += len(decisions)
+            while self._rows > self.capacity_rows:
+                _, dropped = self._records.popitem(last=False)
+                self._rows -= len(dropped[3])
+
+    def since(self, seq: int = 0, limit: int = 10_000) -> dict:
+        """Records with a sequence number above `seq`, oldest first; `next` is the cursor to pass on."""
+        with self._lock:
+            items = [(rid, rec) for rid, rec in self._records.items() if rec[0] > seq]
+        items.sort(key=lambda item: item[1][0])
+        items = items[:max(limit, 0)]
+        return {
+            "capacity_rows": self.capacity_rows,
+            "next": items[-1][1][0] if items else seq,
+            "records": [{"seq": r[0], "time": r[1], "id": rid, "model_version": r[2], "decisions": r[3]}
+                        for rid, r in items],
+        }
+
+
+_decisions: DecisionLog | None = None
+
+
+def decision_log(capacity_rows: int | None = None) -> DecisionLog:
+    """The process's decision log; the first call with a capacity sizes it."""
+    global _decisions
+    if _decisions is None:
+        _decisions = DecisionLog(10_000 if capacity_rows is None else capacity_rows)
+    elif capacity_rows is not None:
+        _decisions.capacity_rows = capacity_rows
+    return _decisions
+
+
+async def decisions_endpoint(model_name: str, since: int = 0, limit: int = 10_000):
+    """GET /v2/models/{model_name}/decisions: see DecisionLog."""
+    from fastapi.responses import JSONResponse
+
+    log = decision_log()
+    if model_name not in log.names:
+        return JSONResponse(status_code=404, content={"error": f"model {model_name} has no decision log here"})
+    return JSONResponse(content={"model_name": model_name, **log.since(since, limit)})
+
+
+def add_decisions_route(app) -> None:  # noqa: ANN001 (FastAPI)
+    app.add_api_route("/v2/models/{model_name}/decisions", decisions_endpoint, methods=["GET"])

@@ -7,16 +7,17 @@ only then sets `ready`. Decoding, scoring and metrics live in their own modules.
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 import numpy as np
 from kserve import Model
-from kserve.errors import ModelNotReady
+from kserve.errors import InferenceError, ModelNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from kserve.utils.utils import generate_uuid
 
 from kserve_model.engine import ScoredBatch, ScoringEngine
-from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics
+from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
 from kserve_model.request import RequestError, decode_request
 from kserve_model.resolve import ModelRef, ModelUriError, resolve_model
 from kserve_model.settings import ServeSettings
@@ -44,6 +45,7 @@ class CreditScoreModel(Model):
         self.ref: ModelRef | None = None
         self.load_error: str | None = None
         self.ready_seconds: float | None = None
+        decision_log(settings.decision_log_size).names.add(settings.model_name)
 
     # -- lifecycle -------------------------------------------------------------------------
     def load(self) -> bool:
@@ -80,6 +82,7 @@ class CreditScoreModel(Model):
         from kserve_model.server import install_error_handlers
 
         install_error_handlers()  # a REST worker process starts from a fresh FastAPI app
+        decision_log(self.settings.decision_log_size).names.add(self.name)
         if self.engine is not None and self.ref is not None:
             credit_metrics().model_loaded(self.name, self.ref.version, self.engine.artifact.digest)
 
@@ -107,6 +110,7 @@ class CreditScoreModel(Model):
             REQUESTS.labels(self.name, ref.version, "invalid").inc()
             raise
         try:
+            _inject_faults(self.settings)
             batch = engine.score(columns)
         except Exception:
             REQUESTS.labels(self.name, ref.version, "error").inc()
@@ -114,6 +118,9 @@ class CreditScoreModel(Model):
         REQUESTS.labels(self.name, ref.version, "ok").inc()
         LATENCY.labels(self.name, ref.version).observe(time.perf_counter() - started)
         credit_metrics().observe(self.name, ref.version, batch.score, batch.probability_of_default, batch.decision)
+        if self.settings.decision_log_size:
+            request_id = (headers or {}).get("x-request-id") or payload.id
+            decision_log().record(request_id, ref.version, [str(d) for d in batch.decision])
         identity = {HEADER_NAME: ref.registered_name or self.name, HEADER_VERSION: ref.version,
                     HEADER_DIGEST: f"sha256:{engine.artifact.digest}"}
         if response_headers is not None:
@@ -128,6 +135,14 @@ class CreditScoreModel(Model):
             use_binary_outputs=payload.use_binary_outputs,
             requested_outputs=payload.request_outputs,
         )
+
+
+def _inject_faults(s: ServeSettings) -> None:
+    """Testing aids FAULT_DELAY_MS / FAULT_ERROR_RATE (both off by default)."""
+    if s.fault_delay_ms:
+        time.sleep(s.fault_delay_ms / 1000.0)
+    if s.fault_error_rate and random.random() < s.fault_error_rate:
+        raise InferenceError(f"injected fault (FAULT_ERROR_RATE={s.fault_error_rate:g})")
 
 
 def _outputs(batch: ScoredBatch, grpc_binary: bool | None) -> list[InferOutput]:

@@ -46,6 +46,9 @@ def _add_ours(app) -> None:  # noqa: ANN001 (FastAPI)
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ModelNotReady, _not_ready)
+    from kserve_model.metrics import add_decisions_route
+
+    add_decisions_route(app)  # shadow comparison: recent decisions by request id
 
 
 def install_error_handlers() -> None:

@@ -34,6 +34,14 @@ class ServeSettings(BaseModel):
     threads: int = Field(default=1, ge=1)
     """onnxruntime intra-op threads per process."""
     log_config_file: str | None = None
+    decision_log_size: int = Field(default=10_000, ge=0)
+    """Rows of recent decisions kept per process, keyed by request id, for shadow comparison
+    (`GET /v2/models/<name>/decisions`); 0 turns the log off. See kserve_model/metrics.py."""
+    fault_delay_ms: float = Field(default=0.0, ge=0)
+    """TESTING AID, off by default: extra latency added to every inference request."""
+    fault_error_rate: float = Field(default=0.0, ge=0, le=1)
+    """TESTING AID, off by default: share of inference requests answered HTTP 500 (counted as
+    outcome=error), to prove that a rollout analysis rolls a faulty canary back."""
 
 
 ENV = {
@@ -48,6 +56,9 @@ ENV = {
     "max_batch_rows": "MAX_BATCH_ROWS",
     "threads": "INFERENCE_THREADS",
     "log_config_file": "LOG_CONFIG_FILE",
+    "decision_log_size": "DECISION_LOG_SIZE",
+    "fault_delay_ms": "FAULT_DELAY_MS",
+    "fault_error_rate": "FAULT_ERROR_RATE",
 }
 
 
