@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Tiers: unit + integration + chart + containers; `cluster` skips without a Kubernetes cluster.
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: venv demo demo-stop test test-unit test-chart test-containers test-ci tools node-tools e2e-kind clean
+.PHONY: venv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,16 @@ node-tools:
 # Needs Docker, kind, kubectl and internet access: runs in CI elsewhere (.github/workflows/e2e-kind.yaml).
 e2e-kind: venv tools
 	@bash scripts/e2e-kind.sh
+
+test-web: venv
+	$(PY) -m pytest tests/web
+
+# The whole platform without Kubernetes (Docker Compose): MLflow, training, stable + canary, gateway, web client.
+local-up: venv
+	@bash scripts/local-up.sh
+
+local-down:
+	@bash scripts/local-down.sh
 
 test-containers: venv
 	$(PY) -m pytest -m containers
