@@ -21,6 +21,7 @@ from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metri
 from kserve_model.request import RequestError, decode_request
 from kserve_model.resolve import ModelRef, ModelUriError, resolve_model
 from kserve_model.settings import ServeSettings
+from kserve_model.spec_route import publish
 from training_job.artifact import ArtifactError, read_artifact
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class CreditScoreModel(Model):
         self.engine: ScoringEngine | None = None
         self.ref: ModelRef | None = None
         self.load_error: str | None = None
+        self.identity: dict[str, str] = {}
         self.ready_seconds: float | None = None
         decision_log(settings.decision_log_size).names.add(settings.model_name)
 
@@ -61,12 +63,20 @@ class CreditScoreModel(Model):
         except Exception as e:  # an MLflow answer such as "alias not found": still no crash loop
             return self._not_ready(f"{type(e).__name__}: {e}")
         self.ref, self.engine = ref, engine
+        # what answered: on every response (headers and parameters) and the spec route
+        self.identity = {HEADER_NAME: ref.registered_name or self.name, HEADER_VERSION: ref.version,
+                         HEADER_DIGEST: f"sha256:{engine.artifact.digest}"}
         self.ready_seconds = time.perf_counter() - started
-        credit_metrics().model_loaded(self.name, ref.version, engine.artifact.digest)
+        self._announce()
         log.info("model %s ready: %s -> version %s, artifact sha256:%s (%.2f s)", self.name, s.model_uri,
                  ref.version, engine.artifact.digest[:12], self.ready_seconds)
         self.ready = True
         return True
+
+    def _announce(self) -> None:
+        """Per process: metrics info series and the published spec (REST workers re-announce)."""
+        credit_metrics().model_loaded(self.name, self.ref.version, self.engine.artifact.digest)
+        publish(self.name, self.engine.spec, self.identity)
 
     def _not_ready(self, message: str) -> bool:
         self.load_error = LOAD_ERRORS[self.name] = message
@@ -84,7 +94,7 @@ class CreditScoreModel(Model):
         install_error_handlers()  # a REST worker process starts from a fresh FastAPI app
         decision_log(self.settings.decision_log_size).names.add(self.name)
         if self.engine is not None and self.ref is not None:
-            credit_metrics().model_loaded(self.name, self.ref.version, self.engine.artifact.digest)
+            self._announce()
 
     # -- protocol --------------------------------------------------------------------------
     def get_input_types(self) -> list[dict]:
@@ -121,8 +131,7 @@ class CreditScoreModel(Model):
         if self.settings.decision_log_size:
             request_id = (headers or {}).get("x-request-id") or payload.id
             decision_log().record(request_id, ref.version, [str(d) for d in batch.decision])
-        identity = {HEADER_NAME: ref.registered_name or self.name, HEADER_VERSION: ref.version,
-                    HEADER_DIGEST: f"sha256:{engine.artifact.digest}"}
+        identity = self.identity
         if response_headers is not None:
             response_headers.update(identity)
         return InferResponse(

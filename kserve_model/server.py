@@ -49,6 +49,9 @@ def _add_ours(app) -> None:  # noqa: ANN001 (FastAPI)
     from kserve_model.metrics import add_decisions_route
 
     add_decisions_route(app)  # shadow comparison: recent decisions by request id
+    from kserve_model.spec_route import add_spec_route
+
+    add_spec_route(app)  # categories, ranges and reason texts for form-building clients
 
 
 def install_error_handlers() -> None:

@@ -238,3 +238,14 @@ def test_metrics_are_labelled_with_the_model_version(predictor) -> None:
     assert "credit_score_request_errors_total" in text
     assert 'credit_score_requests_total{model_name="credit-score",model_version="1",outcome="ok"}' in text
     assert 'credit_score_request_seconds_bucket{le="0.001",model_name="credit-score",model_version="1"}' in text
+
+
+def test_spec_route_publishes_categories_ranges_and_reasons(predictor) -> None:
+    r = httpx.get(f"{predictor.http}/v2/models/credit-score/spec")
+    assert r.status_code == 200 and r.headers["x-model-version"] == "1"
+    features = {f["name"]: f for f in r.json()["features"]}
+    assert set(features) == set(applicants(1).columns)
+    assert "radio/television" in features["purpose"]["categories"]
+    assert features["age_in_years"]["min"] == 18 and features["duration_in_month"]["reason"] == "Loan duration is long"
+    assert "transform" not in features["credit_amount"]  # training quantiles stay private
+    assert httpx.get(f"{predictor.http}/v2/models/other/spec").status_code == 404
