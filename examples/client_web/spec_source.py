@@ -113,7 +113,7 @@ class ArtifactSpecSource:
 
 
 class PredictorSpecSource:
-    """(b) `GET {predictor}/v2/models/{name}/spec` → the artifact's spec (proposed endpoint)."""
+    """(b) `GET {predictor}/v2/models/{name}/spec` → the artifact's spec (served by kserve_model.spec_route)."""
 
     def __init__(self, predictor_url: str, model_name: str, client: httpx.Client | None = None) -> None:
         self.url = f"{predictor_url.rstrip('/')}/v2/models/{model_name}/spec"
