@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Tiers: unit + integration + chart + containers; `cluster` skips without a Kubernetes cluster.
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: venv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down clean
+.PHONY: venv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
 
 venv: $(STAMP)
 
@@ -54,6 +54,15 @@ local-up: venv
 
 local-down:
 	@bash scripts/local-down.sh
+
+# Both images on a local Debian base (no registry needed); the engine is started when absent.
+images:
+	@bash scripts/docker-setup.sh >/dev/null
+	@bash scripts/docker-base-image.sh
+	@BASE_IMAGE=credit-score-base:bookworm bash scripts/docker-build.sh
+
+docker-stop:
+	@bash scripts/docker-stop.sh
 
 test-containers: venv
 	$(PY) -m pytest -m containers

@@ -196,7 +196,7 @@ def test_predictor_probes_use_v2_health(tools):
     for values in ("default-values.yaml", "knative-values.yaml"):
         p = one(render_ci(values), "InferenceService")["spec"]["predictor"]
         (c,) = p["containers"]
-        assert c["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/v2/models/credit-score/ready", "port": 8080}
         assert c["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8080}
 
 

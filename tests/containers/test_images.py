@@ -9,6 +9,7 @@ training image, and an extra CA given at build time trusted at runtime.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tomllib
 
@@ -79,9 +80,12 @@ def test_oci_labels(images, kind) -> None:
     labels = inspect(image_of(images, kind))["Config"]["Labels"]
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     assert labels["org.opencontainers.image.version"] == version
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
-    if head.returncode == 0:
-        assert labels["org.opencontainers.image.revision"].removesuffix("-dirty") == head.stdout.strip()
+    revision = labels["org.opencontainers.image.revision"].removesuffix("-dirty")
+    if subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True).returncode == 0:
+        # The commit the image was built from: HEAD, or an ancestor if a commit landed since.
+        assert re.fullmatch(r"[0-9a-f]{40}", revision), revision
+        ancestor = subprocess.run(["git", "-C", str(REPO), "merge-base", "--is-ancestor", revision, "HEAD"])
+        assert ancestor.returncode == 0, f"{revision} is not HEAD or an ancestor of it"
     assert "org.opencontainers.image.source" in labels
     assert labels["org.opencontainers.image.title"] == f"credit-score-{kind}"
 
@@ -104,13 +108,15 @@ def test_serve_image_has_no_torch_and_no_training_stack(images) -> None:
     assert json.loads(run(images.serve, "-c", code, entrypoint="python").stdout) == []
 
 
-def test_train_image_has_cpu_torch_and_full_mlflow(images) -> None:
+def test_train_image_has_cpu_torch_and_a_full_mlflow_server(images) -> None:
     code = ("import json, torch, importlib.metadata as md; "
             "print(json.dumps([torch.__version__, torch.cuda.is_available(), "
             "[d.metadata['Name'] for d in md.distributions() if d.metadata['Name'].lower().startswith('nvidia')]]))")
     version, cuda, nvidia = json.loads(run(images.train, "-c", code, entrypoint="python", timeout=180).stdout)
     assert version.endswith("+cpu") and not cuda and nvidia == []
     assert "--backend-store-uri" in run(images.train, "server", "--help", entrypoint="mlflow").stdout
+    # The server extra: basic auth, S3 artifacts, Postgres backend store.
+    run(images.train, "-c", "import mlflow.server.auth, boto3, psycopg2", entrypoint="python", timeout=180)
 
 
 @pytest.mark.parametrize("kind", ["serve", "train"])

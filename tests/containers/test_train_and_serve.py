@@ -61,7 +61,10 @@ def serving(images, session_net, trained) -> dict:
            "-e", f"MODEL_URI=models:/{MODEL}@champion", "-e", f"MLFLOW_TRACKING_URI={MLFLOW_IN_NET}",
            images.serve)
     url = f"http://127.0.0.1:{host_port(name, 8080)}"
-    seconds = wait_http(f"{url}/v2/health/ready", 180, name)
+    # KServe's /v2/health/ready says 200 as soon as the server is up (DataPlane.ready() is
+    # True for a predictor), before the model is loaded: wait for the model itself.
+    wait_http(f"{url}/v2/health/ready", 180, name)
+    seconds = wait_http(f"{url}/v2/models/{MODEL}/ready", 180, name)
     return {"name": name, "url": url, "grpc": f"127.0.0.1:{host_port(name, 8081)}", "ready_s": seconds}
 
 

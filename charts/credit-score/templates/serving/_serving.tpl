@@ -201,8 +201,10 @@ Usage: {{- include "credit-score.serving.container" (dict "context" . "modelUri"
     - name: HOME
       value: /tmp
   readinessProbe:
+    # the model's readiness: KServe's server-level /v2/health/ready says 200 while the model
+    # is still loading (or failed to load), which would route traffic to a pod answering 503
     httpGet:
-      path: /v2/health/ready
+      path: /v2/models/{{ $s.modelName }}/ready
       port: 8080
     initialDelaySeconds: {{ $s.probes.readinessInitialDelaySeconds }}
     periodSeconds: {{ $s.probes.readinessPeriodSeconds }}
