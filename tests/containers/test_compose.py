@@ -114,7 +114,10 @@ def test_gateway_splits_traffic_by_the_configured_weights(platform) -> None:
 def test_web_client_scores_through_the_gateway(platform) -> None:
     form = httpx.get(f"{platform['web']}/api/form", timeout=60).json()
     assert [f["name"] for f in form["fields"]] == list(APPLICANT)
-    assert form["spec_source"] == "artifact models:/credit-score/1"
+    # categories come from the predictor's spec route, through the gateway
+    assert form["spec_source"] == "predictor http://gateway:8080/v2/models/credit-score/spec"
+    purpose = next(f for f in form["fields"] if f["name"] == "purpose")
+    assert "radio/television" in purpose["categories"]
     versions = set()
     for _ in range(10):
         r = httpx.post(f"{platform['web']}/api/score", json={"values": APPLICANT}, timeout=60)
