@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,14 @@ import onnxruntime
 import pandas as pd
 import pydantic
 import yaml
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 import kserve_model
 import training_job
 from training_job.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
 PYFUNC_CODE = Path(kserve_model.__file__).parent / "mlflow_pyfunc.py"
@@ -39,10 +44,30 @@ def log_config(cfg: TrainConfig) -> None:
     mlflow.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/model_config.yaml")
 
 
+DATASET_LOG_ATTEMPTS = 4
+
+
+def is_duplicate_dataset_race(error: MlflowException) -> bool:
+    """The tracking server inserts a dataset with a check-then-insert, so two jobs logging the
+    same data into one experiment at the same moment can both miss it and one insert fails on
+    the unique key (SQLite "UNIQUE constraint", PostgreSQL "duplicate key"). The row exists by
+    then, so logging again links it instead of inserting."""
+    text = str(error.message).lower()
+    return "datasets" in text and ("unique constraint" in text or "duplicate key" in text)
+
+
 def log_dataset(frame: pd.DataFrame, target: np.ndarray, source: str, name: str) -> None:
     df = frame.assign(__target__=target)
     dataset = mlflow.data.from_pandas(df, source=source, name=name, targets="__target__")
-    mlflow.log_input(dataset, context="training")
+    for attempt in range(1, DATASET_LOG_ATTEMPTS + 1):
+        try:
+            mlflow.log_input(dataset, context="training")
+            return
+        except MlflowException as error:
+            if attempt == DATASET_LOG_ATTEMPTS or not is_duplicate_dataset_race(error):
+                raise
+            log.info("dataset %s was logged concurrently by another run; linking it (attempt %d)", name, attempt + 1)
+            time.sleep(0.2 * attempt)
 
 
 def pip_requirements() -> list[str]:

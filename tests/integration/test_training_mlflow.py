@@ -94,3 +94,43 @@ def test_bad_config_fails_before_any_work(mlflow, tmp_path) -> None:
     assert done.returncode == 2
     assert "network.dropout: Input should be less than 1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_concurrent_runs_log_the_same_dataset(mlflow) -> None:
+    """Jobs started together on the same data race on the server's dataset insert; every run
+    must still end up linked to the one dataset row."""
+    import threading
+
+    import mlflow as mlflow_api
+    import numpy as np
+    import pandas as pd
+
+    from training_job.tracking import log_dataset
+
+    mlflow_api.set_tracking_uri(mlflow.url)
+    client = MlflowClient(mlflow.url)
+    experiment_id = client.create_experiment("concurrent-datasets")
+    frame = pd.DataFrame({"x": np.arange(50.0), "c": ["a", "b"] * 25})
+    target = np.arange(50) % 2
+    jobs = 8
+    barrier = threading.Barrier(jobs)
+    run_ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            with mlflow_api.start_run(experiment_id=experiment_id) as run:
+                run_ids.append(run.info.run_id)
+                barrier.wait(timeout=60)
+                log_dataset(frame, target, "/data/same.csv", "same.csv")
+        except BaseException as error:  # reported below with the run that hit it
+            errors.append(error)
+
+    threads = [threading.Thread(target=job) for _ in range(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[0]
+    digests = {client.get_run(r).inputs.dataset_inputs[0].dataset.digest for r in run_ids}
+    assert len(run_ids) == jobs and len(digests) == 1
