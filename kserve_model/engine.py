@@ -47,7 +47,8 @@ class ScoringEngine:
         self.threads = threads
         self.spec = artifact.spec
         self.session = _session(artifact.network, threads)
-        self._baselines = self._baseline_encoding()
+        self._baseline, self._owner = self._baseline_encoding()
+        self._owner_columns = {name: owner.T.astype(np.float32) for name, owner in self._owner.items()}
         self._adverse = np.array(sorted(self.spec.scoring.adverse_decisions), dtype=object)
         # JSON fragment of each feature's reason, built once
         self._fragments = np.array(
@@ -60,21 +61,29 @@ class ScoringEngine:
         # onnxruntime session cannot be pickled, so rebuild it from the artifact there.
         return (ScoringEngine, (self.artifact, self.threads))
 
-    def _baseline_encoding(self) -> list[dict[str, tuple[list[int], np.ndarray]]]:
-        """Per feature: the input columns it occupies and their values at the baseline."""
-        out = []
-        for f in self.spec.features:
-            cols: dict[str, tuple[list[int], np.ndarray]] = {}
+    def _baseline_encoding(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Per network input: its row at every feature's baseline, and which feature owns each
+        column ([features, columns] booleans), so occlusion is whole-array selection."""
+        net = self.spec.network
+        widths = {"numeric": net.n_numeric, "flags": net.n_flags, "categorical": net.n_categorical}
+        dtypes = {"numeric": np.float32, "flags": np.float32, "categorical": np.int64}
+        n_feat = len(self.spec.features)
+        baseline = {name: np.zeros(widths[name], dtype=dtypes[name]) for name in net.inputs}
+        owner = {name: np.zeros((n_feat, widths[name]), dtype=bool) for name in net.inputs}
+
+        def put(name: str, i: int, cols: list[int], values: np.ndarray) -> None:
+            if name in baseline:
+                baseline[name][cols] = values
+                owner[name][i, cols] = True
+
+        for i, f in enumerate(self.spec.features):
             if f.kind == "numeric":
                 value, _ = encode_numeric(np.array([f.baseline], dtype=np.float64), f)
-                cols["numeric"] = ([f.numeric_index], value)
-                if f.flag_indices:
-                    cols["flags"] = (f.flag_indices, np.zeros(len(f.flag_indices), dtype=np.float32))
+                put("numeric", i, [f.numeric_index], value)
+                put("flags", i, f.flag_indices, np.zeros(len(f.flag_indices), dtype=np.float32))  # indicators off
             else:
-                idx = f.categories.index(str(f.baseline)) + 1
-                cols["categorical"] = ([f.categorical_index], np.array([idx], dtype=np.int64))
-            out.append(cols)
-        return out
+                put("categorical", i, [f.categorical_index], np.array([f.categories.index(str(f.baseline)) + 1]))
+        return baseline, owner
 
     def logits(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.session.run([ONNX_OUTPUT], dict(inputs))[0]
@@ -97,27 +106,16 @@ class ScoringEngine:
         impact = np.zeros((n_feat, n), dtype=np.float32)
         # Only (row, feature) pairs whose value differs from the baseline need re-scoring: the
         # others have impact 0 by definition. All pairs go through ONNX in one call.
-        rows_per_feature = []
-        for cols in self._baselines:
-            differs = np.zeros(n, dtype=bool)
-            for name, (idx, values) in cols.items():
-                differs |= np.any(inputs[name][:, idx] != values, axis=1)
-            rows_per_feature.append(np.flatnonzero(differs))
-        total = sum(len(r) for r in rows_per_feature)
-        if total:
-            stacked = {k: np.concatenate([v[r] for r in rows_per_feature]) for k, v in inputs.items()}
-            start = 0
-            for rows, cols in zip(rows_per_feature, self._baselines):
-                block = slice(start, start + len(rows))
-                for name, (idx, values) in cols.items():
-                    stacked[name][block, idx] = values
-                start += len(rows)
-            occluded = self.logits(stacked)
-            start = 0
-            for i, rows in enumerate(rows_per_feature):
-                # > 0: this feature's value raised the risk above its baseline's
-                impact[i, rows] = logit[rows] - occluded[start : start + len(rows)]
-                start += len(rows)
+        differs = np.zeros((n, n_feat), dtype=bool)
+        for name, x in inputs.items():
+            changed = (x != self._baseline[name]).astype(np.float32)
+            differs |= (changed @ self._owner_columns[name]) > 0
+        feature, row = np.nonzero(differs.T)
+        if row.size:
+            stacked = {name: np.where(self._owner[name][feature], self._baseline[name], x[row])
+                       for name, x in inputs.items()}
+            # > 0: this feature's value raised the risk above its baseline's
+            impact[feature, row] = logit[row] - self.logits(stacked)
         k = min(self.spec.scoring.reason_codes, n_feat)
         top = np.argsort(-impact, axis=0, kind="stable")[:k].T  # [n, k]
         valid = np.take_along_axis(impact.T, top, axis=1) > 1e-6

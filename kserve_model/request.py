@@ -66,13 +66,16 @@ def _flat(inp: InferInput) -> list | np.ndarray:
     return values
 
 
-def _first_bad_number(name: str, values: Sequence, allow_missing: bool) -> RequestError:
+_JSON_NUMBER_TYPES = {int, float, type(None)}
+
+
+def _first_bad_number(name: str, values: Sequence, allow_missing: bool) -> RequestError | None:
     for row, v in enumerate(values):
         if v is None and not allow_missing:
             return _fail(name, row, "a number (this feature may not be missing)", got_text="null")
         if v is not None and (isinstance(v, (bool, str, bytes, list, dict)) or not isinstance(v, (int, float, np.number))):
             return _fail(name, row, "a number", v)
-    return _fail(name, None, "numbers")
+    return None
 
 
 def decode_numeric(name: str, datatype: str, values: list | np.ndarray, f: FeatureSpec) -> np.ndarray:
@@ -81,63 +84,84 @@ def decode_numeric(name: str, datatype: str, values: list | np.ndarray, f: Featu
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
         x = values.astype(np.float64)
     else:
+        # numpy would parse "12" or True as numbers: a strict protocol rejects them (type set: C-level)
+        if not set(map(type, values)) <= _JSON_NUMBER_TYPES:
+            error = _first_bad_number(name, values, f.missing == "allow")
+            if error is not None:
+                raise error
         try:
             x = np.asarray(values, dtype=np.float64)  # None becomes NaN
         except (TypeError, ValueError):
-            raise _first_bad_number(name, values, f.missing == "allow") from None
+            raise _first_bad_number(name, values, f.missing == "allow") or _fail(name, None, "numbers") from None
         if x.ndim != 1:
             raise _fail(name, None, "one number per row")
-    missing = np.isnan(x)
-    if f.missing != "allow" and missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise _fail(name, row, "a number (this feature may not be missing)", got_text="null/NaN")
-    if np.isinf(x).any():
-        row = int(np.flatnonzero(np.isinf(x))[0])
-        raise _fail(name, row, "a finite number", float(x[row]))
-    present = ~missing
+    # comparisons with NaN are False, so the checks below skip missing values by themselves
+    if not np.isfinite(x).all():
+        missing = np.isnan(x)
+        if f.missing != "allow" and missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise _fail(name, row, "a number (this feature may not be missing)", got_text="null/NaN")
+        infinite = np.isinf(x)
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            raise _fail(name, row, "a finite number", float(x[row]))
     if f.dtype == "int":
-        frac = present & (x != np.round(x))
+        frac = np.abs(x - np.round(x)) > 0
         if frac.any():
             row = int(np.flatnonzero(frac)[0])
             raise _fail(name, row, "a whole number", float(x[row]))
     if f.min is not None:
-        low = present & (x < f.min)
+        low = x < f.min
         if low.any():
             row = int(np.flatnonzero(low)[0])
             raise _fail(name, row, f"a value >= {f.min:g}", float(x[row]))
     if f.max is not None:
-        high = present & (x > f.max)
+        high = x > f.max
         if high.any():
             row = int(np.flatnonzero(high)[0])
             raise _fail(name, row, f"a value <= {f.max:g}", float(x[row]))
     return x
 
 
+def _first_row(obj: np.ndarray, bad: object) -> int:
+    return next(i for i, v in enumerate(obj) if bad(v))
+
+
 def decode_categorical(name: str, datatype: str, values: list | np.ndarray, f: FeatureSpec) -> np.ndarray:
     if datatype != "BYTES":
         raise _fail(name, None, f"datatype BYTES (a string per row), as '{name}' is categorical", datatype)
-    obj = np.asarray(values, dtype=object).reshape(-1)
-    is_bytes = np.frompyfunc(lambda v: isinstance(v, (bytes, bytearray)), 1, 1)(obj).astype(bool) if obj.size else np.zeros(0, bool)
-    if is_bytes.any():
+    # fromiter keeps each value whole (a nested list stays one bad value, not extra rows)
+    obj = np.fromiter(values, dtype=object, count=len(values))
+    # the set of value types, built by C-level map: the whole-column check without a Python loop
+    types = set(map(type, obj))
+    if bytes in types or bytearray in types:
         try:
-            obj[is_bytes] = [v.decode("utf-8") for v in obj[is_bytes]]
+            obj = np.fromiter((v.decode("utf-8") if isinstance(v, (bytes, bytearray)) else v for v in obj),
+                              dtype=object, count=len(obj))
         except UnicodeDecodeError:
-            row = int(np.flatnonzero(is_bytes)[0])
+            row = _first_row(obj, lambda v: isinstance(v, (bytes, bytearray)) and not _is_utf8(v))
             raise _fail(name, row, "UTF-8 text") from None
-    missing = np.equal(obj, None)
-    not_text = ~missing & ~np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(obj).astype(bool) if obj.size else missing
-    if not_text.any():
-        row = int(np.flatnonzero(not_text)[0])
+        types = set(map(type, obj))
+    if not all(t is type(None) or issubclass(t, str) for t in types):
+        row = _first_row(obj, lambda v: not (v is None or isinstance(v, str)))
         raise _fail(name, row, "a string", obj[row])
-    if f.missing != "allow" and missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise _fail(name, row, "a category (this feature may not be missing)", got_text="null")
+    if f.missing != "allow" and type(None) in types:
+        raise _fail(name, _first_row(obj, lambda v: v is None), "a category (this feature may not be missing)",
+                    got_text="null")
     if f.oov == "reject":
-        known = np.isin(obj[~missing].astype(str), f.categories)
-        if not known.all():
-            row = int(np.flatnonzero(~missing)[np.flatnonzero(~known)[0]])
+        unknown = set(obj) - set(f.categories) - {None}
+        if unknown:
+            row = _first_row(obj, lambda v: v in unknown)
             raise _fail(name, row, f"one of {f.categories}", obj[row])
     return obj
+
+
+def _is_utf8(raw: bytes | bytearray) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _records_to_inputs(inp: InferInput, features: Sequence[FeatureSpec]) -> dict[str, tuple[str, list]]:

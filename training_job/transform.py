@@ -7,6 +7,8 @@ scikit-learn or torch.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from itertools import repeat
 
 import numpy as np
 
@@ -30,16 +32,20 @@ def encode_numeric(values: np.ndarray, feature: FeatureSpec) -> tuple[np.ndarray
     return t.astype(np.float32), flags
 
 
+@lru_cache(maxsize=256)
+def _vocabulary_index(categories: tuple[str, ...]) -> dict[str, int]:
+    return {c: i + 1 for i, c in enumerate(categories)}
+
+
 def encode_categorical(values: np.ndarray, feature: FeatureSpec) -> np.ndarray:
     """Vocabulary index per row; 0 for missing or unseen categories."""
-    vocab = np.asarray(feature.categories, dtype=str)
-    obj = np.asarray(values, dtype=object)
-    missing = np.equal(obj, None)
-    text = np.where(missing, "", obj).astype(str)
-    pos = np.searchsorted(vocab, text)
-    clipped = np.minimum(pos, len(vocab) - 1)
-    found = (pos < len(vocab)) & (vocab[clipped] == text) & ~missing
-    return np.where(found, clipped + 1, 0).astype(np.int64)
+    index = _vocabulary_index(tuple(feature.categories))
+    obj = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    if not set(map(type, obj)) <= {str, type(None)}:
+        # training data may hold numbers in a categorical column; the vocabulary holds their text
+        obj = np.array([v if v is None else str(v) for v in obj], dtype=object)
+    # a hash lookup per value through C-level map: faster than sorting strings at every size
+    return np.fromiter(map(index.get, obj, repeat(0)), dtype=np.int64, count=len(obj))
 
 
 def encode(

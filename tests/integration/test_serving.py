@@ -155,6 +155,10 @@ BAD = [
     # JSON has no Infinity; a client that writes it anyway (Python's json does) gets a 400
     ("inf", json.dumps(_with(_set("duration_in_month", data=[6.0, float("inf"), 12.0]))).encode(), 400, "", None, None),
     ("string-in-numeric", _with(_value("age_in_years", 0, "thirty")), 400, "expected a number, got 'thirty'", "age_in_years", 0),
+    # numpy would parse these as numbers; the protocol's JSON types are strict
+    ("numeric-text", _with(_value("age_in_years", 1, "35")), 400, "expected a number, got '35'", "age_in_years", 1),
+    ("bool-in-numeric", _with(_value("credit_amount", 2, True)), 400, "expected a number, got True", "credit_amount", 2),
+    ("list-in-categorical", _with(_value("purpose", 0, ["car", "tv"])), 400, "expected a string", "purpose", 0),
     ("out-of-range", _with(_value("age_in_years", 2, 7.0)), 400, "expected a value >= 18", "age_in_years", 2),
     ("fractional-integer", _with(_value("age_in_years", 1, 30.5)), 400, "expected a whole number", "age_in_years", 1),
     ("number-in-categorical", _with(_value("purpose", 1, 7)), 400, "expected a string, got 7", "purpose", 1),

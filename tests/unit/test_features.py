@@ -69,6 +69,16 @@ def test_unseen_and_missing_categories_map_to_the_oov_bucket() -> None:
     assert spec.categories == ["a", "b", "c"] and spec.baseline == "b"
     idx = encode_categorical(np.array(["a", "c", "zzz", None, "b"], dtype=object), spec)
     assert idx.tolist() == [1, 3, 0, 0, 2]
+    assert encode_categorical(["c", "b"], spec).tolist() == [3, 2]  # a plain list, as a request decodes to
+
+
+def test_numbers_in_a_categorical_column_match_their_text() -> None:
+    frame = pd.DataFrame({"c": [1, 2, 2, "x"]}, dtype=object)
+    specs, _ = spec_for(frame)
+    spec = specs[0]
+    idx = encode_categorical(np.array([2, "1", "x", 3, None], dtype=object), spec)
+    assert idx.tolist() == [spec.categories.index("2") + 1, spec.categories.index("1") + 1,
+                            spec.categories.index("x") + 1, 0, 0]
 
 
 def test_too_many_categories_is_an_error() -> None:
