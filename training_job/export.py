@@ -14,6 +14,7 @@ import torch
 
 from training_job.artifact import ONNX_OUTPUT, ArtifactSpec, Band, Scoring, write_artifact
 from training_job.config import ScoringConfig, TrainConfig
+from training_job.network import Ensemble, StackedEnsemble
 from training_job.pipeline import FittedModel
 
 ONNX_OPSET = 17
@@ -24,13 +25,14 @@ MAX_LOGIT_DIFF = 1e-4
 def onnx_bytes(fm: FittedModel, sample: dict[str, np.ndarray]) -> bytes:
     names = fm.network_info.inputs
     args = tuple(torch.as_tensor(sample[n][:2]) for n in names)
+    net = StackedEnsemble(fm.net).eval() if isinstance(fm.net, Ensemble) else fm.net
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript-based exporter is deprecated in favour of torch.export's, which needs
         # onnxscript; for an MLP both give the same graph and this one has no extra dependency.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            fm.net,
+            net,
             args,
             buf,
             input_names=names,
