@@ -154,12 +154,12 @@ class StackedEnsemble(nn.Module):
         self.input_names = first.input_names
         self.n_members = m = len(members)
         self.shared_numeric = isinstance(first.numeric_embedding, nn.Identity)
-        self.numeric_embeddings = nn.ModuleList(m.numeric_embedding for m in members)
+        self.numeric_embeddings = nn.ModuleList(mem.numeric_embedding for mem in members)
         widths = [e.embedding_dim for e in first.embeddings]
         self.width = max(widths, default=0)
         self.n_categorical = len(widths)
-        # one table: feature i's rows start at offsets[i]; each row holds every member's vector,
-        # zero-padded to the widest embedding (the matching first-layer weights are zero)
+        # one table [M, all categories, width]: feature i's categories start at offsets[i]; vectors
+        # are zero-padded to the widest embedding (the matching first-layer weights are zero)
         rows = []  # [M, cardinality, width] per feature
         for i, w in enumerate(widths):
             rows.append(torch.stack([nn.functional.pad(mem.embeddings[i].weight.detach(), (0, self.width - w))
@@ -168,9 +168,7 @@ class StackedEnsemble(nn.Module):
         self.register_buffer("offsets", torch.tensor(np.cumsum([0, *cardinalities[:-1]]), dtype=torch.int64))
         # member-major, so the lookup lands in [M, N, F, width] with no transpose
         self.table = nn.Parameter(torch.cat(rows, dim=1) if rows else torch.zeros(m, 0, 0))
-        n_dense = sum(1 for mod in first.mlp if isinstance(mod, nn.Linear))
-        dense_in = first.mlp[0].in_features
-        cat_start = dense_in - sum(widths)
+        cat_start = first.mlp[0].in_features - sum(widths)
         # first-layer input rows in the padded order: dense part, then each feature padded
         src = cat_start
         padded_rows: list[int] = list(range(cat_start))
@@ -199,7 +197,6 @@ class StackedEnsemble(nn.Module):
                              torch.stack([b.bias.detach()[None] for b in layers]), kind.eps)
             elif not isinstance(kind, nn.Dropout):
                 activations[-1] = kind
-        assert len(weights) == n_dense
         self.weights = nn.ParameterList(weights)
         self.biases = nn.ParameterList(biases)
         self.norms = norms
