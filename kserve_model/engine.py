@@ -25,6 +25,12 @@ from training_job.scoring import calibrated_pd, decide, score_points
 from training_job.transform import encode, encode_numeric
 
 
+ONNX_CHUNK_ROWS = 2048
+"""Rows per onnxruntime call. The network's intermediates are [members, rows, hidden] floats;
+past a few thousand rows they fall out of cache and a call gets slower per row: the 79,610
+occluded rows of a 10,000-row request took 340 ms in one call and 131 ms in chunks of 2,048."""
+
+
 @dataclass(frozen=True)
 class ScoredBatch:
     probability_of_default: np.ndarray  # float32 [N]
@@ -86,7 +92,13 @@ class ScoringEngine:
         return baseline, owner
 
     def logits(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        return self.session.run([ONNX_OUTPUT], dict(inputs))[0]
+        n = len(next(iter(inputs.values())))
+        if n <= ONNX_CHUNK_ROWS:
+            return self.session.run([ONNX_OUTPUT], dict(inputs))[0]
+        return np.concatenate([
+            self.session.run([ONNX_OUTPUT], {k: v[start : start + ONNX_CHUNK_ROWS] for k, v in inputs.items()})[0]
+            for start in range(0, n, ONNX_CHUNK_ROWS)
+        ])
 
     def score(self, columns: Mapping[str, np.ndarray]) -> ScoredBatch:
         """Score validated raw columns (numeric float64 with NaN, categorical object with None)."""

@@ -11,6 +11,7 @@ the same mirrored request: `GET /v2/models/<name>/decisions?since=<seq>&limit=<n
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections import OrderedDict
@@ -75,9 +76,8 @@ class CreditMetrics:
             self.score.observe(key, score.astype(np.float64))
             self.pd.observe(key, pd_.astype(np.float64))
         ROWS.labels(name, version).inc(len(score))
-        values, counts = np.unique(decision.astype(str), return_counts=True)
-        for value, count in zip(values, counts):
-            DECISIONS.labels(name, version, value).inc(int(count))
+        for value, count in collections.Counter(decision.tolist()).items():  # C-level counting, any batch size
+            DECISIONS.labels(name, version, str(value)).inc(count)
 
     def collect(self):
         with self._lock:

@@ -77,3 +77,15 @@ def test_batch_and_single_rows_agree(trained) -> None:
     singles = [engine.score(frame_to_columns(frame.iloc[[i]], engine.spec.features)) for i in range(20)]
     assert np.allclose([s.probability_of_default[0] for s in singles], batch.probability_of_default, atol=1e-6)
     assert [s.reason_codes[0] for s in singles] == list(batch.reason_codes)
+
+
+def test_chunked_onnx_calls_give_the_same_answers(trained, monkeypatch) -> None:
+    import kserve_model.engine as engine_module
+
+    frame = trained["ds"].frame.iloc[:60]
+    _, whole = score_frame(trained, frame)
+    monkeypatch.setattr(engine_module, "ONNX_CHUNK_ROWS", 7)  # 60 rows, and their occlusions, in pieces
+    _, chunked = score_frame(trained, frame)
+    assert np.allclose(chunked.probability_of_default, whole.probability_of_default, atol=1e-6)
+    assert list(chunked.reason_codes) == list(whole.reason_codes)
+    assert sum(r != "[]" for r in whole.reason_codes) > 0
