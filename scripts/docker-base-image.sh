@@ -12,8 +12,8 @@
 # DEBIAN_SECURITY_MIRROR for a local mirror; BASE_SECURITY_UPGRADE=0 skips the upgrade.
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE_DIR="${DOCKER_STATE_DIR:-$REPO_ROOT/.docker}"
+# shellcheck source=scripts/docker-engine-paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-engine-paths.sh"
 TAG="${1:-${BASE_IMAGE_TAG:-credit-score-base:bookworm}}"
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"

@@ -27,8 +27,8 @@
 # `docker build -f Dockerfile.serve .` in the repository.
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE_DIR="${DOCKER_STATE_DIR:-$REPO_ROOT/.docker}"
+# shellcheck source=scripts/docker-engine-paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-engine-paths.sh"
 PREFIX="${IMAGE_PREFIX:-credit-score}"
 
 say() { printf 'docker-build: %s\n' "$*" >&2; }

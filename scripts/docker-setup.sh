@@ -16,11 +16,8 @@
 # the printed reason); anything else is a failure.
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE_DIR="${DOCKER_STATE_DIR:-$REPO_ROOT/.docker}"
-ENGINE_DIR="$STATE_DIR/engine"
-PID_FILE="$ENGINE_DIR/dockerd.pid"
-LOG_FILE="$ENGINE_DIR/dockerd.log"
+# shellcheck source=scripts/docker-engine-paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-engine-paths.sh"
 READY_TIMEOUT_S="${DOCKERD_READY_TIMEOUT_S:-90}"
 
 say() { printf 'docker-setup: %s\n' "$*" >&2; }
@@ -129,7 +126,7 @@ setsid dockerd 9>&- \
   --host "unix://$socket" \
   >"$LOG_FILE" 2>&1 </dev/null &
 pid=$!
-printf '%s\n' "$pid" >"$ENGINE_DIR/started-by-setup"
+printf '%s\n' "$pid" >"$MARKER"
 
 if ! wait_for_engine "$pid"; then
   "$REPO_ROOT/scripts/docker-stop.sh" || true

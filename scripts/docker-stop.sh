@@ -11,11 +11,8 @@
 # `rm -rf .docker` after stopping removes them.
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE_DIR="${DOCKER_STATE_DIR:-$REPO_ROOT/.docker}"
-ENGINE_DIR="$STATE_DIR/engine"
-PID_FILE="$ENGINE_DIR/dockerd.pid"
-MARKER="$ENGINE_DIR/started-by-setup"
+# shellcheck source=scripts/docker-engine-paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-engine-paths.sh"
 STOP_TIMEOUT_S="${DOCKERD_STOP_TIMEOUT_S:-60}"
 
 say() { printf 'docker-stop: %s\n' "$*" >&2; }
