@@ -130,7 +130,7 @@ class CreditScoreModel(Model):
         credit_metrics().observe(self.name, ref.version, batch.score, batch.probability_of_default, batch.decision)
         if self.settings.decision_log_size:
             request_id = (headers or {}).get("x-request-id") or payload.id
-            decision_log().record(request_id, ref.version, [str(d) for d in batch.decision])
+            decision_log().record(request_id, ref.version, batch.decision.tolist())
         identity = self.identity
         if response_headers is not None:
             response_headers.update(identity)
