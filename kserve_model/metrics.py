@@ -20,16 +20,18 @@ import numpy as np
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
+from credit_model import metric_names as names
+from credit_model.metric_names import LABELS
+
 SCORE_BUCKETS = np.arange(300, 901, 20, dtype=np.float64)
 PD_BUCKETS = np.array([0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0])
-LABELS = ("model_name", "model_version")
 
-DECISIONS = Counter("credit_score_decisions", "Scored rows by decision", [*LABELS, "decision"])
-ROWS = Counter("credit_score_rows", "Rows scored", LABELS)
-REQUEST_ERRORS = Counter("credit_score_request_errors", "Requests rejected as invalid (HTTP 400)", [*LABELS, "input"])
-REQUESTS = Counter("credit_score_requests", "Inference requests by outcome (ok, invalid, error)", [*LABELS, "outcome"])
+DECISIONS = Counter(names.DECISIONS, "Scored rows by decision", [*LABELS, "decision"])
+ROWS = Counter(names.ROWS, "Rows scored", LABELS)
+REQUEST_ERRORS = Counter(names.REQUEST_ERRORS, "Requests rejected as invalid (HTTP 400)", [*LABELS, "input"])
+REQUESTS = Counter(names.REQUESTS, "Inference requests by outcome (ok, invalid, error)", [*LABELS, "outcome"])
 LATENCY = Histogram(
-    "credit_score_request_seconds", "Time in the model per request: decode, score, reasons", LABELS,
+    names.LATENCY, "Time in the model per request: decode, score, reasons", LABELS,
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5),
 )
 
@@ -81,9 +83,9 @@ class CreditMetrics:
 
     def collect(self):
         with self._lock:
-            yield self.score.family("credit_score_score_points", "Scores in points, per model version")
-            yield self.pd.family("credit_score_probability_of_default", "Probabilities of default, per model version")
-            info = GaugeMetricFamily("credit_score_model_info", "Loaded model version (value 1)", labels=[*LABELS, "artifact_digest"])
+            yield self.score.family(names.SCORE, "Scores in points, per model version")
+            yield self.pd.family(names.PD, "Probabilities of default, per model version")
+            info = GaugeMetricFamily(names.MODEL_INFO, "Loaded model version (value 1)", labels=[*LABELS, "artifact_digest"])
             for (name, version), digest in self.info.items():
                 info.add_metric([name, version, digest], 1.0)
             yield info

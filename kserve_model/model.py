@@ -16,13 +16,14 @@ from kserve.errors import InferenceError, ModelNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from kserve.utils.utils import generate_uuid
 
-from kserve_model.engine import ScoredBatch, ScoringEngine
+from credit_model.engine import ScoredBatch, ScoringEngine
 from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
 from kserve_model.request import RequestError, decode_request
-from kserve_model.resolve import ModelRef, ModelUriError, resolve_model
+from credit_model.model_uri import ModelUriError
+from kserve_model.resolve import ModelRef, resolve_model
 from kserve_model.settings import ServeSettings
 from kserve_model.spec_route import publish
-from training_job.artifact import ArtifactError, read_artifact
+from credit_model.artifact import ArtifactError, read_artifact
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest
 
-from training_job.artifact import FeatureSpec
+from credit_model.artifact import FeatureSpec
 
 NUMERIC_TYPES = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 RECORDS_INPUT = "records"

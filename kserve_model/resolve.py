@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
-
-
-class ModelUriError(ValueError):
-    pass
+from credit_model.model_uri import ModelUriError, is_models_uri, parse_model_uri
 
 
 @dataclass(frozen=True)
@@ -26,19 +21,13 @@ class ModelRef:
     local_dir: Path
 
 
-def parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
-    m = _MODELS_URI.match(uri)
-    if not m:
-        raise ModelUriError(f"model URI {uri!r} is neither models:/<name>@<alias>, models:/<name>/<version> nor a folder")
-    return m["name"], m["alias"], m["version"]
-
-
 def _fetch(uri: str, tracking_uri: str | None, cache_dir: Path) -> ModelRef:
     import mlflow
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
 
-    name, alias, version = parse_models_uri(uri)
+    parsed = parse_model_uri(uri)
+    name, alias, version = parsed.name, parsed.alias, parsed.version
     if tracking_uri:
         # models:/ downloads read the process-wide registry URI, whatever is passed here
         mlflow.set_tracking_uri(tracking_uri)
@@ -71,11 +60,11 @@ def resolve_model(
 ) -> ModelRef:
     """A local folder as is; a registry URI downloaded once, retrying with exponential backoff."""
     local = Path(uri)
-    if not uri.startswith("models:/"):
+    if not is_models_uri(uri):
         if not local.is_dir():
             raise ModelUriError(f"model URI {uri!r} is not a models:/ URI and no such folder exists")
         return ModelRef(registered_name=None, version="local", alias=None, local_dir=local)
-    parse_models_uri(uri)
+    parse_model_uri(uri)  # a malformed URI fails at once, not after the retries
     start = time.monotonic()
     delay = initial_s
     attempt = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
-from training_job.artifact import ArtifactSpec
+from credit_model.artifact import ArtifactSpec
 
 PUBLIC_FIELDS = ("name", "kind", "dtype", "missing", "min", "max", "categories", "oov", "code", "reason", "baseline")
 _published: dict[str, tuple[dict, dict[str, str]]] = {}

@@ -35,6 +35,8 @@ from typing import Protocol
 
 import yaml
 
+from credit_model.model_uri import ModelUri, ModelUriError, parse_model_uri
+
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
 HTTPROUTE = ("gateway.networking.k8s.io", "v1", "httproutes")
 GRPCROUTE = ("gateway.networking.k8s.io", "v1", "grpcroutes")
@@ -43,7 +45,6 @@ POD = ("", "v1", "pods")
 KINDS = {"inferenceservices": "InferenceService", "httproutes": "HTTPRoute", "grpcroutes": "GRPCRoute",
          "revisions": "Revision", "pods": "Pod"}
 MODEL_CONTAINER = "kserve-container"
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
 class KubeApi(Protocol):
@@ -150,18 +151,24 @@ class Backend:
     ready: bool | None
     """None: unknown (no status recorded)."""
 
+    def _uri(self) -> ModelUri | None:
+        try:
+            return parse_model_uri(self.model_uri or "")
+        except ModelUriError:
+            return None
+
     @property
     def version(self) -> str | None:
         """The registered version ('2') or alias ('@champion') of the model URI."""
-        m = _MODELS_URI.match(self.model_uri or "")
-        if not m:
+        uri = self._uri()
+        if uri is None:
             return None
-        return m["version"] or f"@{m['alias']}"
+        return uri.version or f"@{uri.alias}"
 
     @property
     def registered_model(self) -> str | None:
-        m = _MODELS_URI.match(self.model_uri or "")
-        return m["name"] if m else None
+        uri = self._uri()
+        return uri.name if uri else None
 
 
 @dataclass

@@ -10,13 +10,14 @@ import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from credit_model import metric_names as names
 from rollout.figures import Figures
 
-REQUESTS = "credit_score_requests_total"
-LATENCY = "credit_score_request_seconds"
-SCORE = "credit_score_score_points"
-DECISIONS = "credit_score_decisions_total"
-ROWS = "credit_score_rows_total"
+REQUESTS = names.total(names.REQUESTS)
+LATENCY = names.LATENCY
+SCORE = names.SCORE
+DECISIONS = names.total(names.DECISIONS)
+ROWS = names.total(names.ROWS)
 
 Key = tuple[str, str]
 """(model_name, model_version)"""
@@ -31,13 +32,13 @@ def parse_metrics(text: str) -> dict[Key, Figures]:
     out: dict[Key, Figures] = {}
 
     def fig(labels: dict[str, str]) -> Figures:
-        key = (labels.get("model_name", ""), labels.get("model_version", ""))
+        key = (labels.get(names.MODEL_NAME_LABEL, ""), labels.get(names.MODEL_VERSION_LABEL, ""))
         return out.setdefault(key, Figures())
 
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             name, labels, value = s.name, s.labels, float(s.value)
-            if "model_version" not in labels:
+            if names.MODEL_VERSION_LABEL not in labels:
                 continue
             if name == REQUESTS:
                 f = fig(labels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from training_job.artifact import Calibration
+from credit_model.artifact import Calibration
 
 
 def _nll(params: np.ndarray, logit: np.ndarray, y: np.ndarray) -> float:

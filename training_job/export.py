@@ -1,4 +1,4 @@
-"""Exporting a fitted model as the artifact (see training_job.artifact): ONNX + JSON."""
+"""Exporting a fitted model as the artifact (see credit_model.artifact): ONNX + JSON."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pandas as pd
 import torch
 
-from training_job.artifact import ONNX_OUTPUT, ArtifactSpec, Band, Scoring, write_artifact
+from credit_model.artifact import ONNX_OUTPUT, ArtifactSpec, Band, Scoring, write_artifact
 from training_job.config import ScoringConfig, TrainConfig
 from training_job.network import Ensemble, StackedEnsemble
 from training_job.pipeline import FittedModel

@@ -11,7 +11,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from training_job.artifact import FeatureSpec, NetworkInfo, NumericTransform
+from credit_model.artifact import FeatureSpec, NetworkInfo, NumericTransform
 from training_job.config import DataConfig, FeatureOverride
 from training_job.data import DataError
 
@@ -126,16 +126,3 @@ def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataCon
         n_categorical=n_categorical,
     )
     return specs, network
-
-
-def frame_to_columns(frame: pd.DataFrame, features: list[FeatureSpec]) -> dict[str, np.ndarray]:
-    """Raw columns in the form `transform.encode` takes (what serving builds from a v2 request)."""
-    out: dict[str, np.ndarray] = {}
-    for f in features:
-        col = frame[f.name]
-        if f.kind == "numeric":
-            out[f.name] = pd.to_numeric(col).to_numpy(dtype=np.float64)
-        else:
-            obj = col.astype(object)
-            out[f.name] = np.where(col.isna(), None, obj.astype(str)).astype(object)
-    return out

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training_job.artifact import SCHEMA_VERSION
+from credit_model.artifact import SCHEMA_VERSION
 from training_job.config import TrainConfig
 from training_job.data import Dataset, load_dataset
 from training_job.evaluation import classification_metrics
 from training_job.export import export_artifact, scoring_params
 from training_job.pipeline import FittedModel, fit_model, split_indices
-from training_job.scoring import decide, score_points
+from credit_model.scoring import decide, score_points
 
 log = logging.getLogger(__name__)
 

@@ -108,9 +108,8 @@ def logged_run(
         example = ds.frame.iloc[test_rows[:EXAMPLE_ROWS]].reset_index(drop=True)
         # a feature that may be missing must be a double in the signature (NaN is a float)
         example = example.astype({f.name: "float64" for f in spec.features if f.kind == "numeric" and f.missing == "allow"})
-        from kserve_model.engine import ScoringEngine
-        from training_job.artifact import read_artifact
-        from training_job.features import frame_to_columns
+        from credit_model.engine import ScoringEngine
+        from credit_model.artifact import read_artifact
 
         scored = ScoringEngine(read_artifact(artifact_dir)).score(frame_to_columns(example, spec.features))
         example_out = pd.DataFrame({"probability_of_default": scored.probability_of_default, "score": scored.score,

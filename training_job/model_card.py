@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training_job.artifact import ArtifactSpec
+from credit_model.artifact import ArtifactSpec
 from training_job.config import TrainConfig
 
 

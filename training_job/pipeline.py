@@ -15,15 +15,16 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from training_job.artifact import Calibration, FeatureSpec, NetworkInfo
+from credit_model.artifact import Calibration, FeatureSpec, NetworkInfo
 from training_job.calibration import fit_calibration
 from training_job.config import SplitConfig, TrainConfig
-from training_job.features import build_feature_spec, frame_to_columns
+from credit_model.frames import frame_to_columns
+from training_job.features import build_feature_spec
 from training_job.network import CreditNet, Ensemble
 from training_job.reason_baseline import favourable_baselines
-from training_job.scoring import calibrated_pd
+from credit_model.scoring import calibrated_pd
 from training_job.train import EpochCallback, History, fit_network, predict_logits, to_tensors
-from training_job.transform import encode
+from credit_model.transform import encode
 
 log = logging.getLogger(__name__)
 

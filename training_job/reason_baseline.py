@@ -6,7 +6,7 @@ features, so we take the minimum of the partial-dependence curve: for each featu
 candidate value (training quantiles, or every category) is substituted into a sample of
 training rows and the value with the lowest mean logit is the baseline. Serving then ranks
 an applicant's features by how much the logit drops when that feature alone is set to its
-baseline (see kserve_model.engine).
+baseline (see credit_model.engine).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training_job.artifact import FeatureSpec
+from credit_model.artifact import FeatureSpec
 
 SAMPLE_ROWS = 400
 QUANTILE_LEVELS = np.linspace(0.05, 0.95, 19)

@@ -17,15 +17,13 @@ import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-import kserve_model
-import training_job
+import credit_model
+from credit_model.artifact import MLFLOW_ARTIFACT_KEY
 from training_job.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
-PYFUNC_CODE = Path(kserve_model.__file__).parent / "mlflow_pyfunc.py"
-ARTIFACT_KEY = "credit_model"
 
 
 def flatten(prefix: str, value: Any) -> dict[str, str]:
@@ -85,9 +83,9 @@ def log_model(artifact_dir: Path, example: pd.DataFrame, example_output: pd.Data
     """Log the pyfunc model (artifact inside, code alongside) and return its model URI."""
     info = mlflow.pyfunc.log_model(
         name=MODEL_NAME_IN_RUN,
-        python_model=str(PYFUNC_CODE),
-        artifacts={ARTIFACT_KEY: str(artifact_dir)},
-        code_paths=[str(Path(training_job.__file__).parent), str(Path(kserve_model.__file__).parent)],
+        python_model=str(credit_model.PYFUNC_FILE),
+        artifacts={MLFLOW_ARTIFACT_KEY: str(artifact_dir)},
+        code_paths=[str(credit_model.PACKAGE_DIR)],  # the contract only: no training or serving code
         signature=infer_signature(example, example_output),
         input_example=example,
         pip_requirements=pip_requirements(),

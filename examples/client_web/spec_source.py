@@ -3,7 +3,7 @@ whether a value may be missing, and the plain-language reason texts.
 
 KServe's metadata (`GET /v2/models/{name}`) lists each input's name, datatype and shape only
 (its MetadataTensor has no room for more). The model artifact's feature spec has the rest,
-and `training_job.artifact` is the one module that reads it. Sources, one seam:
+and `credit_model.artifact` is the one module that reads it. Sources, one seam:
 
 * `ArtifactSpecSource` – (a) an artifact folder on disk (`ARTIFACT=/path`: the folder holding
   `artifact.json`, or one above it such as a downloaded MLflow model) or a registry URI
@@ -98,7 +98,7 @@ class ArtifactSpecSource:
         self.deadline_s = deadline_s
 
     def load(self) -> SpecResult:
-        from training_job.artifact import read_artifact
+        from credit_model.artifact import read_artifact
 
         version = None
         folder = Path(self.location)

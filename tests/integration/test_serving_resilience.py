@@ -60,7 +60,7 @@ def test_version_uri_with_a_warm_cache_needs_no_mlflow(registered, tmp_path) -> 
 def _local_artifact(registered, tmp_path):
     from mlflow.artifacts import download_artifacts
 
-    from training_job.artifact import find_artifact_dir
+    from credit_model.artifact import find_artifact_dir
 
     root = download_artifacts(artifact_uri=f"models:/{MODEL}/1", dst_path=str(tmp_path / "dl"), tracking_uri=registered.url)
     src = find_artifact_dir(tmp_path / "dl" if root else tmp_path)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kserve_model.engine import ScoringEngine
-from training_job.artifact import NETWORK_FILE, SPEC_FILE, ArtifactError, UnsupportedSchemaError, read_artifact
-from training_job.features import frame_to_columns
+from credit_model.engine import ScoringEngine
+from credit_model.artifact import NETWORK_FILE, SPEC_FILE, ArtifactError, UnsupportedSchemaError, read_artifact
+from credit_model.frames import frame_to_columns
 
 
 def test_round_trip_predicts_exactly_what_the_in_memory_model_did(trained) -> None:

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from kserve_model.engine import ScoringEngine
-from training_job.artifact import read_artifact
-from training_job.features import frame_to_columns
+from credit_model.engine import ScoringEngine
+from credit_model.artifact import read_artifact
+from credit_model.frames import frame_to_columns
 
 
 def score_frame(trained, frame):
@@ -66,7 +66,7 @@ def test_reason_is_the_feature_that_moved_the_risk(trained) -> None:
 
 
 def engine_inputs(engine, frame):
-    from training_job.transform import encode
+    from credit_model.transform import encode
 
     return encode(frame_to_columns(frame, engine.spec.features), engine.spec.features, engine.spec.network)
 
@@ -80,7 +80,7 @@ def test_batch_and_single_rows_agree(trained) -> None:
 
 
 def test_chunked_onnx_calls_give_the_same_answers(trained, monkeypatch) -> None:
-    import kserve_model.engine as engine_module
+    import credit_model.engine as engine_module
 
     frame = trained["ds"].frame.iloc[:60]
     _, whole = score_frame(trained, frame)

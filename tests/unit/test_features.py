@@ -6,8 +6,9 @@ import pytest
 
 from training_job.config import DataConfig, FeatureOverride
 from training_job.data import DataError, load_dataset
-from training_job.features import build_feature_spec, fit_numeric_transform, frame_to_columns
-from training_job.transform import encode, encode_categorical, encode_numeric
+from credit_model.frames import frame_to_columns
+from training_job.features import build_feature_spec, fit_numeric_transform
+from credit_model.transform import encode, encode_categorical, encode_numeric
 
 
 def spec_for(frame: pd.DataFrame, **features: FeatureOverride):

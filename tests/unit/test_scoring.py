@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from training_job.artifact import Band, Calibration, Scoring
-from training_job.scoring import calibrated_pd, decide, score_points
+from credit_model.artifact import Band, Calibration, Scoring
+from credit_model.scoring import calibrated_pd, decide, score_points
 
 SCORING = Scoring(
     pdo=20, base_score=600, base_odds=50,

@@ -5,13 +5,16 @@
 # starts or the training Job has not registered it yet, and fails with a clear message at the
 # deadline. The model server downloads the artifact itself.
 # Environment: MODEL_URI, MLFLOW_TRACKING_URI (+ credentials), WAIT_SECONDS.
-import os, re, sys, time
+import os, sys, time
+
+from credit_model.model_uri import ModelUriError, parse_model_uri
 
 uri = os.environ["MODEL_URI"]
-m = re.fullmatch(r"models:/([^/@]+)(?:/(\d+)|@([\w-]+))", uri)
-if not m:
-    sys.exit(f"MODEL_URI {uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
-name, version, alias = m.groups()
+try:
+    parsed = parse_model_uri(uri)
+except ModelUriError as e:
+    sys.exit(f"MODEL_URI: {e}")
+name, version, alias = parsed.name, parsed.version, parsed.alias
 from mlflow import MlflowClient
 
 client = MlflowClient()

@@ -20,9 +20,9 @@ from typing import Mapping
 import numpy as np
 import onnxruntime as ort
 
-from training_job.artifact import ONNX_OUTPUT, Artifact
-from training_job.scoring import calibrated_pd, decide, score_points
-from training_job.transform import encode, encode_numeric
+from credit_model.artifact import ONNX_OUTPUT, Artifact
+from credit_model.scoring import calibrated_pd, decide, score_points
+from credit_model.transform import encode, encode_numeric
 
 
 ONNX_CHUNK_ROWS = 2048

@@ -12,7 +12,7 @@ from itertools import repeat
 
 import numpy as np
 
-from training_job.artifact import FeatureSpec, NetworkInfo
+from credit_model.artifact import FeatureSpec, NetworkInfo
 
 
 def encode_numeric(values: np.ndarray, feature: FeatureSpec) -> tuple[np.ndarray, list[np.ndarray]]:

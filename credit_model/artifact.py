@@ -12,7 +12,7 @@ An artifact is a folder with two files:
 
 The artifact digest is the sha256 of ``artifact.json``'s bytes, which in turn pin the
 network's bytes. Serving refuses a schema version it does not know. Nothing here unpickles.
-This module only needs numpy-free standard library + pydantic, so the serve image can use it.
+Standard library + pydantic only.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ SPEC_FILE = "artifact.json"
 NETWORK_FILE = "network.onnx"
 ONNX_INPUTS = ("numeric", "flags", "categorical")
 ONNX_OUTPUT = "logit"
+MLFLOW_ARTIFACT_KEY = "credit_model"
+"""Name of the artifact folder among an MLflow model's artifacts (the pyfunc flavour reads it there)."""
 
 
 class ArtifactError(ValueError):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from training_job.artifact import Calibration, Scoring
+from credit_model.artifact import Calibration, Scoring
 
 PD_CLIP = 1e-6
 

@@ -1,0 +1,23 @@
+"""Names of the predictor's Prometheus series and their labels: the predictor exports them
+(kserve_model/metrics.py) and a canary analysis reads them (rollout/promtext.py, PromQL in
+rollout/analysis.py). Counter names are given without the `_total` the exposition adds."""
+
+from __future__ import annotations
+
+MODEL_NAME_LABEL = "model_name"
+MODEL_VERSION_LABEL = "model_version"
+LABELS = (MODEL_NAME_LABEL, MODEL_VERSION_LABEL)
+
+DECISIONS = "credit_score_decisions"
+ROWS = "credit_score_rows"
+REQUEST_ERRORS = "credit_score_request_errors"
+REQUESTS = "credit_score_requests"
+LATENCY = "credit_score_request_seconds"
+SCORE = "credit_score_score_points"
+PD = "credit_score_probability_of_default"
+MODEL_INFO = "credit_score_model_info"
+
+
+def total(counter: str) -> str:
+    """A counter's sample name in the text exposition."""
+    return f"{counter}_total"
