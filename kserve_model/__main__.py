@@ -12,7 +12,7 @@ from kserve_model.settings import parse_settings
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        settings, kserve_args = parse_settings(argv)
+        settings = parse_settings(argv)
     except ValidationError as e:
         print(f"error: invalid serving settings:\n{e}", file=sys.stderr)
         return 2
@@ -20,10 +20,6 @@ def main(argv: list[str] | None = None) -> int:
     # hide an outage for minutes inside a single attempt.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    # KServe parses sys.argv when kserve.model_server is imported: give it only its own flags.
-    sys.argv = [sys.argv[0], *kserve_args]
-    if settings.log_config_file:
-        sys.argv += ["--log_config_file", settings.log_config_file]
     from kserve_model.server import serve
 
     serve(settings)

@@ -20,6 +20,7 @@ from credit_model.engine import ScoredBatch, ScoringEngine
 from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
 from kserve_model.request import RequestError, decode_request
 from credit_model.model_uri import ModelUriError
+from kserve_model import routes
 from kserve_model.resolve import ModelRef, resolve_model
 from kserve_model.settings import ServeSettings
 from kserve_model.spec_route import publish
@@ -35,8 +36,6 @@ OUTPUTS = (
     ("reason_codes", "BYTES"),
 )
 HEADER_NAME, HEADER_VERSION, HEADER_DIGEST = "x-model-name", "x-model-version", "x-artifact-digest"
-LOAD_ERRORS: dict[str, str] = {}
-"""Why a model is not ready, by name: shown in every 503 so a probe failure explains itself."""
 
 
 class CreditScoreModel(Model):
@@ -80,7 +79,7 @@ class CreditScoreModel(Model):
         publish(self.name, self.engine.spec, self.identity)
 
     def _not_ready(self, message: str) -> bool:
-        self.load_error = LOAD_ERRORS[self.name] = message
+        self.load_error = routes.LOAD_ERRORS[self.name] = message
         self.ready = False
         log.error("model %s NOT READY, serving 503 until restarted: %s", self.name, message)
         return False
@@ -90,9 +89,7 @@ class CreditScoreModel(Model):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        from kserve_model.server import install_error_handlers
-
-        install_error_handlers()  # a REST worker process starts from a fresh FastAPI app
+        routes.install()  # a REST worker process starts from a fresh FastAPI app
         decision_log(self.settings.decision_log_size).names.add(self.name)
         if self.engine is not None and self.ref is not None:
             self._announce()

@@ -14,6 +14,8 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest
 
+from kserve_model.kserve_internals import raw_data
+
 from credit_model.artifact import FeatureSpec
 
 NUMERIC_TYPES = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
@@ -50,7 +52,7 @@ def _flat(inp: InferInput) -> list | np.ndarray:
         shape = [shape[0]]
     if len(shape) != 1 or shape[0] < 0:
         raise _fail(inp.name, None, "shape [N] (one value per row)", inp.shape)
-    if inp._raw_data is not None:  # binary (gRPC raw_input_contents or the REST binary extension)
+    if raw_data(inp) is not None:  # binary (gRPC raw_input_contents or the REST binary extension)
         try:
             values = inp.as_numpy().reshape(-1)
         except Exception as e:

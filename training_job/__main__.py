@@ -1,33 +1,25 @@
-"""`python -m training_job --config FILE [--tracking-uri URI] [--data PATH] [--experiment NAME]`"""
+"""`python -m training_job --config FILE [--tracking-uri URI] [--data PATH] [--experiment NAME]`
+(each also from the environment: training_job/settings.py)"""
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from training_job.config import ConfigError, load_config
 from training_job.data import DataError
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m training_job", description="Train, evaluate, export and register a credit-risk network.")
-    p.add_argument("--config", required=True, help="YAML config (config/models-configs/model_config_NNN.yaml)")
-    p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
-                   help="MLflow tracking server (default $MLFLOW_TRACKING_URI); without one, only export locally")
-    p.add_argument("--data", default=os.environ.get("TRAINING_DATA"), help="data file overriding data.path (default $TRAINING_DATA)")
-    p.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME"), help="MLflow experiment (default registry.experiment)")
-    p.add_argument("--output-dir", type=Path, help="also keep the exported artifact here (runs without MLflow)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   help="override a config field, e.g. --set optimisation.epochs=5 (repeatable)")
-    p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
-    return p.parse_args(argv)
+from training_job.settings import parse_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_settings(argv)
+    except ValidationError as e:
+        print(f"error: invalid training settings:\n{e}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("urllib3", "matplotlib", "alembic", "mlflow.models.model"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -40,12 +40,12 @@ def test_decision_log_paging_duplicates_and_limits() -> None:
 
 def test_settings_read_the_testing_aids_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("MODEL_URI", "models:/m/1")
-    s, _ = parse_settings([])
+    s = parse_settings([])
     assert (s.fault_delay_ms, s.fault_error_rate, s.decision_log_size) == (0.0, 0.0, 10_000)
     monkeypatch.setenv("FAULT_DELAY_MS", "25")
     monkeypatch.setenv("FAULT_ERROR_RATE", "0.2")
     monkeypatch.setenv("DECISION_LOG_SIZE", "0")
-    s, _ = parse_settings([])
+    s = parse_settings([])
     assert (s.fault_delay_ms, s.fault_error_rate, s.decision_log_size) == (25.0, 0.2, 0)
     monkeypatch.setenv("FAULT_ERROR_RATE", "1.5")
     with pytest.raises(ValidationError, match="fault_error_rate"):
