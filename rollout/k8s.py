@@ -28,7 +28,6 @@ the model of a predictor is the `MODEL_URI` environment variable of its model co
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol

@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
+from credit_model.artifact import read_artifact
+from credit_model.engine import ScoringEngine
+from credit_model.frames import frame_to_columns
 from training_job.config import TrainConfig
 from training_job.data import Dataset
 from training_job.export import export_artifact
@@ -108,9 +111,6 @@ def logged_run(
         example = ds.frame.iloc[test_rows[:EXAMPLE_ROWS]].reset_index(drop=True)
         # a feature that may be missing must be a double in the signature (NaN is a float)
         example = example.astype({f.name: "float64" for f in spec.features if f.kind == "numeric" and f.missing == "allow"})
-        from credit_model.engine import ScoringEngine
-        from credit_model.artifact import read_artifact
-
         scored = ScoringEngine(read_artifact(artifact_dir)).score(frame_to_columns(example, spec.features))
         example_out = pd.DataFrame({"probability_of_default": scored.probability_of_default, "score": scored.score,
                                     "decision": scored.decision.astype(str), "reason_codes": scored.reason_codes.astype(str)})
