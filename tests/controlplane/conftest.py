@@ -171,7 +171,8 @@ def controlplane(tmp_path_factory) -> ControlPlane:
         # CRDs: Gateway API (standard channel) and KServe's, as KServe's release installs them
         kserve = _kserve_module()
         plane.kubectl("apply", "--server-side", "-f", str(GATEWAY_API_CRDS))
-        plane.kubectl("apply", "--server-side", "-R", "-f", str(kserve / "config/crd/full"))
+        for kustomization in ("config/crd", "config/crd/full/localmodel"):  # as config/default does
+            plane.kubectl("apply", "--server-side", "-k", str(kserve / kustomization))
         plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         plane.kubectl("create", "namespace", "kserve")
         plane.kubectl("apply", "-f", "-", input=_kserve_config(kserve))
