@@ -3,6 +3,7 @@ KServe controller (its validating and mutating webhooks, its reconciler)."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 
 import pytest
@@ -19,6 +20,10 @@ VALUES = {
     "gateway": CI / "gateway-values.yaml",
     "gateway-shadow": CI / "gateway-shadow-values.yaml",
 }
+
+
+def cp_run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
 def _install(plane, values, release: str = "credit-score") -> str:
@@ -100,3 +105,32 @@ def test_standard_canary_weights_follow_values(controlplane):
         assert sorted(weights.values()) == sorted([100 - pct, pct]), weights
     controlplane.helm("rollback", "credit-score", "2", "-n", ns)
     cp.wait_until("weights back at 10%", lambda: sorted(_route_weights(controlplane, ns, isvc).values()) == [10, 90], 60)
+
+
+def test_rollout_service_account_rbac(controlplane):
+    """The rollout CronJob's ServiceAccount (a TokenRequest token) can run the `helm upgrade
+    --reuse-values` that `rollout apply` performs, and gets 403 outside its Role."""
+    ns = _install(controlplane, CI / "standard-canary-10-values.yaml")
+    controlplane.helm("upgrade", "credit-score", str(CHART), "-n", ns, "--reuse-values",
+                      "--set", "rollout.analysis.enabled=true,rollout.analysis.cronJob.enabled=true,"
+                      "rollout.analysis.cronJob.apply=true")
+    sa = controlplane.get("serviceaccounts", "-n", ns, "-l",
+                          "app.kubernetes.io/component=rollout-analysis")["items"][0]["metadata"]["name"]
+    token = controlplane.kubectl("create", "token", sa, "-n", ns, "--duration=10m").stdout.strip()
+    as_sa = ["--server", controlplane.server, "--certificate-authority", str(controlplane.ca), "--token", token]
+
+    def kubectl_sa(*args):
+        return cp_run([str(cp.TOOLS_BIN / "kubectl"), "--kubeconfig", "/dev/null", *as_sa, *args])
+
+    assert kubectl_sa("get", "inferenceservices", "-n", ns).returncode == 0
+    denied = kubectl_sa("get", "secrets", "-n", "kube-system")
+    assert denied.returncode != 0 and "Forbidden" in denied.stderr, denied.stderr
+    denied = kubectl_sa("delete", "nodes", "--all", "--dry-run=server")
+    assert denied.returncode != 0 and "Forbidden" in denied.stderr, denied.stderr
+    upgrade = cp_run([str(cp.TOOLS_BIN / "helm"), "--kube-apiserver", controlplane.server,
+                      "--kube-ca-file", str(controlplane.ca), "--kube-token", token,
+                      "upgrade", "credit-score", str(CHART), "-n", ns, "--reuse-values",
+                      "--set", "rollout.canary.trafficPercent=25"])
+    assert upgrade.returncode == 0, upgrade.stderr
+    isvc = _isvcs(controlplane, ns)[0]
+    assert isvc["spec"]["canary"][0]["trafficPercent"] == 25
