@@ -10,7 +10,6 @@ from (the Go module cache), so they always match the binary."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
