@@ -43,23 +43,29 @@ fi
 mkdir -p "${BIN}"
 rm -f "${OUT}/STAMP"
 export CGO_ENABLED=0 GOFLAGS="-mod=readonly"
-FLAGS=(-trimpath -ldflags=-s\ -w)
+# The Kubernetes release in the version package (as its own build does with hack/lib/version.sh):
+# without it the API server reports v0.0.0-master and `helm install` refuses the chart's kubeVersion.
+K8S_VERSION="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "${SRC}/kubernetes/go.mod")"
+[[ "${K8S_VERSION}" =~ ^v([0-9]+)\.([0-9]+)\. ]] || die "no k8s.io/kubernetes version in tools/controlplane/kubernetes/go.mod"
+K8S_X="-X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=${BASH_REMATCH[1]}"
+K8S_X+=" -X k8s.io/component-base/version.gitMinor=${BASH_REMATCH[2]} -X k8s.io/component-base/version.gitTreeState=clean"
 
-# build MODULE_DIR PACKAGE... : one `go build` per wrapper module, binaries into BIN
+# build MODULE_DIR LDFLAGS PACKAGE... : one `go build` per wrapper module, binaries into BIN
 build() {
-  local dir="$1"; shift
+  local dir="$1" ldflags="-s -w $2"; shift 2
   local t0=$SECONDS
   log "building ${*} (module ${dir})"
-  (cd "${SRC}/${dir}" && go build "${FLAGS[@]}" -o "${BIN}/" "$@") || die "go build failed in tools/controlplane/${dir}"
+  (cd "${SRC}/${dir}" && go build -trimpath -ldflags="${ldflags}" -o "${BIN}/" "$@") \
+    || die "go build failed in tools/controlplane/${dir}"
   log "  ${dir}: $((SECONDS - t0)) s"
 }
 
 t_start=$SECONDS
-build kubernetes go.etcd.io/etcd/server/v3 k8s.io/kubernetes/cmd/kube-apiserver \
+build kubernetes "${K8S_X}" go.etcd.io/etcd/server/v3 k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 mv -f "${BIN}/server" "${BIN}/etcd"
-build kwok sigs.k8s.io/kwok/cmd/kwok
-build kserve github.com/kserve/kserve/cmd/manager
+build kwok "" sigs.k8s.io/kwok/cmd/kwok
+build kserve "" github.com/kserve/kserve/cmd/manager
 
 for b in "${BINARIES[@]}"; do [[ -x "${BIN}/${b}" ]] || die "${BIN}/${b} was not produced"; done
 stamp > "${OUT}/STAMP"
