@@ -136,7 +136,7 @@ def controlplane(tmp_path_factory) -> ControlPlane:
             f"--authorization-kubeconfig={kc}", "--bind-address=127.0.0.1", f"--secure-port={kcm_port}",
             f"--service-account-private-key-file={sa_key}", f"--root-ca-file={pki.ca}",
             "--leader-elect=false", "--use-service-account-credentials=true",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service,-route",
             f"--cert-dir={work / 'kcm-certs'}"], logs)
         procs.append(kcm)
         sched_port = cp.free_port()

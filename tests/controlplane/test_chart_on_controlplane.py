@@ -113,7 +113,8 @@ def test_rollout_service_account_rbac(controlplane):
     ns = _install(controlplane, CI / "standard-canary-10-values.yaml")
     controlplane.helm("upgrade", "credit-score", str(CHART), "-n", ns, "--reuse-values",
                       "--set", "rollout.analysis.enabled=true,rollout.analysis.cronJob.enabled=true,"
-                      "rollout.analysis.cronJob.apply=true")
+                      "rollout.analysis.cronJob.apply=true,"
+                      "rollout.analysis.cronJob.chart=oci://registry.example.com/charts/credit-score")
     sa = controlplane.get("serviceaccounts", "-n", ns, "-l",
                           "app.kubernetes.io/component=rollout-analysis")["items"][0]["metadata"]["name"]
     token = controlplane.kubectl("create", "token", sa, "-n", ns, "--duration=10m").stdout.strip()
