@@ -114,7 +114,8 @@ def test_rollout_service_account_rbac(controlplane):
     controlplane.helm("upgrade", "credit-score", str(CHART), "-n", ns, "--reuse-values",
                       "--set", "rollout.analysis.enabled=true,rollout.analysis.cronJob.enabled=true,"
                       "rollout.analysis.cronJob.apply=true,"
-                      "rollout.analysis.cronJob.chart=oci://registry.example.com/charts/credit-score")
+                      "rollout.analysis.cronJob.chart=oci://registry.example.com/charts/credit-score,"
+                      "rollout.analysis.cronJob.prometheusUrl=http://prometheus.monitoring.svc:9090")
     sa = controlplane.get("serviceaccounts", "-n", ns, "-l",
                           "app.kubernetes.io/component=rollout-analysis")["items"][0]["metadata"]["name"]
     token = controlplane.kubectl("create", "token", sa, "-n", ns, "--duration=10m").stdout.strip()
