@@ -91,7 +91,7 @@ def _route_weights(plane, ns: str, isvc: str) -> dict[str, int]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="KServe v0.20.0's HTTPRoute reconciler writes no weighted canary "
+@pytest.mark.xfail(strict=True, raises=TimeoutError, reason="KServe v0.20.0's HTTPRoute reconciler writes no weighted canary "
                    "backends (kserve PRs #5912/#5984 came after v0.20.0; no release contains them)")
 def test_standard_canary_weights_follow_values(controlplane):
     """10 -> 25 -> 50 -> promotion, each a helm upgrade; helm rollback restores the split."""
