@@ -136,3 +136,22 @@ def test_rollout_service_account_rbac(controlplane):
     assert upgrade.returncode == 0, upgrade.stderr
     isvc = _isvcs(controlplane, ns)[0]
     assert isvc["spec"]["canary"][0]["trafficPercent"] == 25
+
+
+@pytest.mark.parametrize("values", ["gateway-values.yaml", "gateway-shadow-values.yaml"])
+def test_gateway_routes_point_at_kserve_services(controlplane, values):
+    """Gateway mode: the chart's own HTTPRoute is accepted and its backends are Services KServe
+    made; shadow mirrors to the canary's Service."""
+    ns = _install(controlplane, CI / values)
+    routes = controlplane.get("httproutes.gateway.networking.k8s.io", "-n", ns,
+                              "-l", "app.kubernetes.io/component=rollout")["items"]
+    assert routes, "the chart rendered no HTTPRoute"
+    refs = {r["name"] for rule in routes[0]["spec"]["rules"] for r in rule.get("backendRefs", [])}
+    mirrors = {f["requestMirror"]["backendRef"]["name"] for rule in routes[0]["spec"]["rules"]
+               for f in rule.get("filters", []) if f.get("type") == "RequestMirror"}
+    for name in refs | mirrors:
+        cp.wait_until(f"Service {name} made by KServe", lambda: controlplane.kubectl(
+            "get", "service", name, "-n", ns, check=False).returncode == 0, 120)
+    if "shadow" in values:
+        assert mirrors, f"no RequestMirror filter in {routes[0]['spec']['rules']}"
+        assert any(m.endswith("-v2-predictor") for m in mirrors), mirrors
