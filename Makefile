@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Tiers: unit + integration + chart + containers; `cluster` skips without a Kubernetes cluster.
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: venv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
+.PHONY: controlplane-bin test-controlplane venv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
 
 venv: $(STAMP)
 
@@ -26,11 +26,19 @@ demo-stop:
 tools:
 	@bash scripts/fetch-tools.sh all
 
-test: venv
+# The controlplane tier needs helm/kubectl (.tools/bin) and the Go-built control plane (.tools/controlplane).
+test: venv controlplane-bin
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+controlplane-bin:
+	@bash scripts/fetch-tools.sh helm
+	@bash scripts/controlplane-build.sh
+
+test-controlplane: venv controlplane-bin
+	$(PY) -m pytest -m controlplane
+
 test-unit: venv
-	$(PY) -m pytest -m "not integration and not chart and not containers and not cluster and not slow"
+	$(PY) -m pytest -m "not integration and not chart and not containers and not cluster and not controlplane and not slow"
 
 test-chart: venv tools
 	$(PY) -m pytest -m chart
