@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kserve.model_server import parser as kserve_parser
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, CliSettingsSource, SettingsConfigDict
 
@@ -53,6 +52,10 @@ _UNSET = object()
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, CliSettingsSource]:
+    # imported here: kserve.model_server loads KServe's gRPC protos, which clash with another
+    # v2 client's (tritonclient) in one process; only the server process needs them
+    from kserve.model_server import parser as kserve_parser
+
     # "resolve": where both define a flag (--workers, --model_name, ...), ours is the one parsed;
     # KServe has read its own at import, so nothing is lost.
     parser = argparse.ArgumentParser(prog="python -m kserve_model", parents=[kserve_parser], conflict_handler="resolve",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from pydantic import ValidationError
 
 from kserve_model.metrics import DecisionLog
-from kserve_model.settings import parse_settings
 from rollout.analysis import compare_decisions, fetch_decisions
 
 
@@ -36,20 +34,6 @@ def test_decision_log_paging_duplicates_and_limits() -> None:
     log.record("", "2", ["approve"])  # no id: not recorded
     log.record("huge", "2", ["approve"] * 101)  # more rows than the capacity: not recorded
     assert len(log.since()["records"]) == 5
-
-
-def test_settings_read_the_testing_aids_from_the_environment(monkeypatch) -> None:
-    monkeypatch.setenv("MODEL_URI", "models:/m/1")
-    s = parse_settings([])
-    assert (s.fault_delay_ms, s.fault_error_rate, s.decision_log_size) == (0.0, 0.0, 10_000)
-    monkeypatch.setenv("FAULT_DELAY_MS", "25")
-    monkeypatch.setenv("FAULT_ERROR_RATE", "0.2")
-    monkeypatch.setenv("DECISION_LOG_SIZE", "0")
-    s = parse_settings([])
-    assert (s.fault_delay_ms, s.fault_error_rate, s.decision_log_size) == (25.0, 0.2, 0)
-    monkeypatch.setenv("FAULT_ERROR_RATE", "1.5")
-    with pytest.raises(ValidationError, match="fault_error_rate"):
-        parse_settings([])
 
 
 def test_compare_decisions_joins_on_request_id() -> None:

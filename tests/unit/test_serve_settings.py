@@ -1,11 +1,12 @@
-"""Serving settings: each field from its flag or its environment variable, the flag winning."""
+"""Serving settings: each field from its flag or its environment variable, the flag winning
+(parsed in a fresh interpreter: tests/kserve_subprocess.py says why)."""
 
 from __future__ import annotations
 
-import pytest
-from pydantic import ValidationError
+import os
 
-from kserve_model.settings import ServeSettings, parse_settings
+from kserve_model.settings import ServeSettings
+from tests.kserve_subprocess import serve_settings
 
 ENV_NAMES = {"tracking_uri": "MLFLOW_TRACKING_URI", "cache_dir": "MODEL_CACHE_DIR", "threads": "INFERENCE_THREADS"}
 VALUES = {"model_name": "m", "model_uri": "models:/m/3", "tracking_uri": "http://mlflow:5000", "http_port": "9001",
@@ -14,45 +15,44 @@ VALUES = {"model_name": "m", "model_uri": "models:/m/3", "tracking_uri": "http:/
           "log_config_file": "/etc/log.yaml", "decision_log_size": "0", "fault_delay_ms": "5", "fault_error_rate": "0.5"}
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for field in ServeSettings.model_fields:
-        monkeypatch.delenv(ENV_NAMES.get(field, field.upper()), raising=False)
+def base_env(**extra: str) -> dict[str, str]:
+    names = {ENV_NAMES.get(f, f.upper()) for f in ServeSettings.model_fields}
+    return {**{k: v for k, v in os.environ.items() if k.upper() not in names}, **extra}
+
+
+def expected() -> dict:
+    return ServeSettings.model_validate(VALUES).model_dump(mode="json")
 
 
 def test_every_field_is_covered() -> None:
     assert set(VALUES) == set(ServeSettings.model_fields)
 
 
-def test_every_field_reads_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    for field, value in VALUES.items():
-        monkeypatch.setenv(ENV_NAMES.get(field, field.upper()), value)
-    s = parse_settings([])
-    expected = ServeSettings.model_validate(VALUES)
-    assert s == expected
-    assert (s.retry_initial_seconds, s.retry_max_seconds, s.http_port) == (0.25, 4.0, 9001)
+def test_every_field_reads_its_environment_variable() -> None:
+    env = base_env(**{ENV_NAMES.get(f, f.upper()): v for f, v in VALUES.items()})
+    got = serve_settings([], env)
+    assert got == expected()
+    assert (got["retry_initial_seconds"], got["retry_max_seconds"], got["http_port"]) == (0.25, 4.0, 9001)
 
 
-def test_every_field_has_a_flag_that_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTP_PORT", "7000")
-    monkeypatch.setenv("MODEL_URI", "models:/env/1")
+def test_every_field_has_a_flag_that_wins_over_the_environment() -> None:
     argv = [arg for field, value in VALUES.items() for arg in (f"--{field.replace('_', '-')}", value)]
-    assert parse_settings(argv) == ServeSettings.model_validate(VALUES)
+    assert serve_settings(argv, base_env(HTTP_PORT="7000", MODEL_URI="models:/env/1")) == expected()
 
 
-def test_kserve_spellings_of_its_own_flags_are_accepted_and_defaults_do_not_mask_the_environment(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MODEL_URI", "models:/m/1")
-    monkeypatch.setenv("GRPC_PORT", "9100")
-    s = parse_settings(["--http_port", "9200", "--enable_docs_url", "true"])
-    assert (s.http_port, s.grpc_port, s.workers) == (9200, 9100, 1)
+def test_kserve_spellings_of_its_own_flags_are_accepted_and_defaults_do_not_mask_the_environment() -> None:
+    got = serve_settings(["--http_port", "9200", "--enable_docs_url", "true"], base_env(MODEL_URI="models:/m/1", GRPC_PORT="9100"))
+    assert (got["http_port"], got["grpc_port"], got["workers"]) == (9200, 9100, 1)
 
 
-def test_a_bad_value_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MODEL_URI", "models:/m/1")
-    monkeypatch.setenv("RETRY_MAX_SECONDS", "-1")
-    with pytest.raises(ValidationError, match="retry_max_seconds"):
-        parse_settings([])
-    with pytest.raises(ValidationError, match="model_uri"):
-        monkeypatch.delenv("MODEL_URI")
-        parse_settings([])
+def test_a_bad_value_names_the_field() -> None:
+    assert "retry_max_seconds" in serve_settings([], base_env(MODEL_URI="models:/m/1", RETRY_MAX_SECONDS="-1"))["error"]
+    assert "model_uri" in serve_settings([], base_env())["error"]
+
+
+def test_the_testing_aids_come_from_the_environment() -> None:
+    got = serve_settings([], base_env(MODEL_URI="models:/m/1"))
+    assert (got["fault_delay_ms"], got["fault_error_rate"], got["decision_log_size"]) == (0.0, 0.0, 10_000)
+    got = serve_settings([], base_env(MODEL_URI="models:/m/1", FAULT_DELAY_MS="25", FAULT_ERROR_RATE="0.2", DECISION_LOG_SIZE="0"))
+    assert (got["fault_delay_ms"], got["fault_error_rate"], got["decision_log_size"]) == (25.0, 0.2, 0)
+    assert "fault_error_rate" in serve_settings([], base_env(MODEL_URI="models:/m/1", FAULT_ERROR_RATE="1.5"))["error"]
