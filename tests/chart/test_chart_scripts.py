@@ -179,4 +179,4 @@ def test_model_reference_check_fails_clearly(registry, monkeypatch, capsys):
     assert code != 0
     assert "could not resolve models:/credit-score/7" in err
     proc = run_script("check-model-ref.py", {"MLFLOW_TRACKING_URI": registry, "MODEL_URI": "s3://bucket/model", "WAIT_SECONDS": "0"})
-    assert proc.returncode != 0 and "is not models:/<name>/<version>" in proc.stderr
+    assert proc.returncode != 0 and "is neither models:/<name>@<alias> nor models:/<name>/<version>" in proc.stderr
