@@ -94,6 +94,8 @@ fi
 for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST TORCH_INDEX_URL; do
   [[ -n "${!var:-}" ]] && args+=(--build-arg "$var=${!var}")
 done
+# TORCH_VARIANT set, even empty, reaches the train build (empty: the torch pin as written)
+[[ -n "${TORCH_VARIANT+x}" ]] && args+=(--build-arg "TORCH_VARIANT=$TORCH_VARIANT")
 # shellcheck disable=SC2206  # DOCKER_BUILD_ARGS is a word list on purpose
 extra=(${DOCKER_BUILD_ARGS:-})
 
