@@ -61,10 +61,12 @@ next="$state/wheelhouse.next"
 rm -rf "$next"
 "$PYTHON" -m pip wheel --quiet --wheel-dir "$next" --find-links "$OUT" --prefer-binary -r "$reqs" "${constraint_args[@]}" \
   2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) >&2
-if grep -q '^torch==' "$reqs" && ! find "$next" -name 'torch-*+cpu-*.whl' | grep -q .; then
+# Only a CPU pin (TORCH_VARIANT=cpu, the default) promises a CPU wheel and no CUDA ones;
+# TORCH_VARIANT='' takes torch as published, CUDA dependencies and all.
+if grep -q '^torch==.*+cpu' "$reqs" && ! find "$next" -name 'torch-*+cpu-*.whl' | grep -q .; then
   say "no CPU torch wheel collected"; exit 1
 fi
-if find "$next" -name 'nvidia_*.whl' | grep -q .; then
+if grep -q '^torch==.*+cpu' "$reqs" && find "$next" -name 'nvidia_*.whl' | grep -q .; then
   say "CUDA wheels (nvidia_*) collected: a CUDA torch slipped in"; exit 1
 fi
 rm -rf "$OUT"
