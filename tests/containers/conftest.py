@@ -21,11 +21,7 @@ from pathlib import Path
 
 import pytest
 
-# The package registries our machines reach serve torch==2.13.0 as published (no +cpu local
-# wheel); the image defaults (TORCH_VARIANT=cpu from the CPU index) are for users elsewhere.
-TORCH_AS_PINNED = {"TORCH_VARIANT": ""}
-
-from tests.containers.support import LOCAL_BASE, SERVE_IMAGE, STATE, TAG, TRAIN_IMAGE, docker, run_script
+from tests.containers.support import LOCAL_BASE, SERVE_IMAGE, STATE, TAG, TORCH_VARIANT, TRAIN_IMAGE, docker, run_script
 from tests.conftest import REPO
 
 
@@ -67,7 +63,7 @@ def base_image(docker_engine) -> str:
 @pytest.fixture(scope="session")
 def wheelhouse() -> Path:
     """wheelhouse/ made with this machine's pip: the builds then run offline (--network none)."""
-    done = run_script("docker-wheelhouse.sh", env={"PYTHON": sys.executable, **TORCH_AS_PINNED}, timeout=1200)
+    done = run_script("docker-wheelhouse.sh", env={"PYTHON": sys.executable, "TORCH_VARIANT": TORCH_VARIANT}, timeout=1200)
     assert done.returncode == 0, "scripts/docker-wheelhouse.sh failed"
     return REPO / "wheelhouse"
 
@@ -103,7 +99,7 @@ def images(base_image, wheelhouse, tmp_path_factory) -> Built:
     """Both images, built offline from the wheelhouse, with an extra CA as a build input."""
     times = tmp_path_factory.mktemp("build") / "times.txt"
     extra_ca = _extra_ca()
-    done = run_script("docker-build.sh", "serve", "train", timeout=2400, env={**TORCH_AS_PINNED,
+    done = run_script("docker-build.sh", "serve", "train", timeout=2400, env={"TORCH_VARIANT": TORCH_VARIANT,
         "BASE_IMAGE": base_image, "IMAGE_TAG": TAG, "OFFLINE": "1",
         "EXTRA_CA_CERT": str(extra_ca), "BUILD_TIMES_FILE": str(times),
     })

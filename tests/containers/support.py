@@ -20,6 +20,10 @@ SERVE_IMAGE = f"credit-score-serve:{TAG}"
 TRAIN_IMAGE = f"credit-score-train:{TAG}"
 LOCAL_BASE = "credit-score-base:bookworm"
 UID = 10001
+# The package registries our machines reach serve torch as published (no +cpu local wheel),
+# so the tier builds with TORCH_VARIANT=''; the image default (cpu, from the CPU index) is
+# for users elsewhere. CONTAINER_TEST_TORCH_VARIANT=cpu tests that default where it resolves.
+TORCH_VARIANT = os.environ.get("CONTAINER_TEST_TORCH_VARIANT", "")
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -2,8 +2,8 @@
 
 What the images promise: a fixed non-root uid, the runtime contract (entry point, HOME and
 MPLCONFIGDIR in /tmp, a read-only root file system), OCI labels, no compilers, caches or
-build inputs in the runtime stage, no torch in the serving image, a CPU-only torch in the
-training image, and an extra CA given at build time trusted at runtime.
+build inputs in the runtime stage, no torch in the serving image, the torch pin in the
+training image (CPU-only, no nvidia-* packages, when built with TORCH_VARIANT=cpu), and an extra CA given at build time trusted at runtime.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tomllib
 import pytest
 
 from tests.conftest import REPO
-from tests.containers.support import UID, docker, inspect
+from tests.containers.support import TORCH_VARIANT, UID, docker, inspect
 
 pytestmark = pytest.mark.containers
 
@@ -108,12 +108,19 @@ def test_serve_image_has_no_torch_and_no_training_stack(images) -> None:
     assert json.loads(run(images.serve, "-c", code, entrypoint="python").stdout) == []
 
 
-def test_train_image_has_cpu_torch_and_a_full_mlflow_server(images) -> None:
+def torch_pin() -> str:
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
+    return next(d.split("==", 1)[1] for d in deps if d.startswith("torch=="))
+
+
+def test_train_image_has_the_pinned_torch_and_a_full_mlflow_server(images) -> None:
     code = ("import json, torch, importlib.metadata as md; "
             "print(json.dumps([torch.__version__, torch.cuda.is_available(), "
             "[d.metadata['Name'] for d in md.distributions() if d.metadata['Name'].lower().startswith('nvidia')]]))")
     version, cuda, nvidia = json.loads(run(images.train, "-c", code, entrypoint="python", timeout=180).stdout)
-    assert version.endswith("+cpu") and not cuda and nvidia == []
+    assert version.split("+")[0] == torch_pin() and not cuda
+    if TORCH_VARIANT == "cpu":
+        assert version == f"{torch_pin()}+cpu" and nvidia == []
     assert "--backend-store-uri" in run(images.train, "server", "--help", entrypoint="mlflow").stdout
     # The server extra: basic auth, S3 artifacts, Postgres backend store.
     run(images.train, "-c", "import mlflow.server.auth, boto3, psycopg2", entrypoint="python", timeout=180)
