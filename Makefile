@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[train,server,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[serve,rollout,web,train,server,dev]'
 	@touch $@
 
 demo: venv

@@ -4,7 +4,7 @@
 # scripts/docker-build.sh builds with PIP_NO_INDEX=1 and --network none when the
 # wheelhouse is complete. Also the way to prepare an air-gapped build.
 #
-# Usage: scripts/docker-wheelhouse.sh [EXTRA...]     (default: train server, i.e. all
+# Usage: scripts/docker-wheelhouse.sh [EXTRA...]     (default: serve rollout web train server, i.e. all
 #        both images need: the base dependencies, those extras, the build system)
 #
 # torch comes as the CPU build (torch==X+cpu, see scripts/docker-requirements.sh): give
@@ -21,7 +21,7 @@ if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PYTHON="$REPO_ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
 extras=("$@")
-(( ${#extras[@]} )) || extras=(train server)
+(( ${#extras[@]} )) || extras=(serve rollout web train server)
 
 say() { printf 'docker-wheelhouse: %s\n' "$*" >&2; }
 

@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 
@@ -24,19 +24,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, expect: int = 200) -> float:
-    """Poll `url` until it answers `expect`; returns seconds waited. Fails early if `proc` died."""
+def wait_http(
+    url: str,
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    expect: int = 200,
+    *,
+    died: Callable[[], str | None] | None = None,
+    context: Callable[[], str] | None = None,
+    interval: float = 0.1,
+) -> float:
+    """Poll `url` until it answers `expect`; returns seconds waited.
+
+    Fails early when `proc` exited or `died()` says why the server is gone (a stopped
+    container); `context()` (logs, states) goes into either failure message."""
     start = time.perf_counter()
+    gone = died or (lambda: None if proc is None or proc.poll() is None else f"process exited with {proc.returncode}")
+    extra = (lambda: "\n" + context()) if context else (lambda: "")
     while time.perf_counter() - start < timeout:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        reason = gone()
+        if reason:
+            raise RuntimeError(f"{reason} before {url} answered{extra()}")
         try:
-            if httpx.get(url, timeout=1.0).status_code == expect:
+            if httpx.get(url, timeout=max(1.0, interval)).status_code == expect:
                 return time.perf_counter() - start
         except httpx.HTTPError:
             pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer {expect} within {timeout} s")
+        time.sleep(interval)
+    raise TimeoutError(f"{url} did not answer {expect} within {timeout} s{extra()}")
 
 
 def stop(proc: subprocess.Popen, timeout: float = 10) -> None:

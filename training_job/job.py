@@ -1,4 +1,4 @@
-"""The training job: load → split → fit → evaluate → export → log, register, gate."""
+"""The training job: load → split → fit → evaluate → export → publish (tracker: training_job/tracker.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ import numpy as np
 import torch
 
 from credit_model.artifact import SCHEMA_VERSION
+from credit_model.scoring import decide, score_points
 from training_job.config import TrainConfig
 from training_job.data import Dataset, load_dataset
 from training_job.evaluation import classification_metrics
 from training_job.export import export_artifact, scoring_params
+from training_job.model_card import model_card
 from training_job.pipeline import FittedModel, fit_model, split_indices
-from credit_model.scoring import decide, score_points
+from training_job.tracker import Evaluation, Exported, NullTracker, Tracker
 
 log = logging.getLogger(__name__)
+EXAMPLE_ROWS = 3
 
 
 @dataclass
@@ -49,14 +52,6 @@ def fingerprint(cfg: TrainConfig, data_digest: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass
-class Evaluation:
-    metrics: dict[str, float]
-    pd: np.ndarray
-    points: np.ndarray
-    y: np.ndarray
-
-
 def evaluate(fm: FittedModel, ds: Dataset, rows: np.ndarray, cfg: TrainConfig) -> Evaluation:
     pd_ = fm.predict_pd(ds.frame.iloc[rows])
     y = ds.target[rows]
@@ -82,6 +77,35 @@ def provenance(cfg: TrainConfig, ds: Dataset, fp: str) -> dict[str, str]:
     }
 
 
+def train(cfg: TrainConfig, ds: Dataset, fp: str, out: Path, tracker: Tracker, started: float) -> JobResult:
+    """The one pipeline: split → fit → evaluate → export → publish, whatever the tracker."""
+    train_rows, val_rows, test_rows = split_indices(ds.target, cfg.split)
+    tracker.log_params({"data.rows": len(ds.target), "split.train_rows": len(train_rows),
+                        "split.validation_rows": len(val_rows), "split.test_rows": len(test_rows)})
+    fit_started = time.perf_counter()
+    fm = fit_model(ds.frame, ds.target, train_rows, val_rows, cfg, on_epoch=tracker.log_epoch)
+    fit_seconds = time.perf_counter() - fit_started
+    ev = evaluate(fm, ds, test_rows, cfg)
+    best = fm.histories[0]
+    metrics = {**ev.metrics, "best_epoch": float(best.best_epoch), "best_val_auc": best.best_val_auc,
+               "fit_seconds": fit_seconds}
+    tracker.log_metrics(metrics)
+    tracker.log_evaluation(ev, [(b.name, b.min_score) for b in cfg.scoring.bands])
+    training = {**provenance(cfg, ds, fp), **tracker.provenance()}
+    spec, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, metrics, training)
+    card = model_card(
+        spec, cfg,
+        data={"source": ds.source, "digest": ds.digest, "rows": str(len(ds.target)),
+              "default_rate": f"{ds.target.mean():.3f}"},
+        fit={"summary": f"Best epoch {best.best_epoch} (validation AUC {best.best_val_auc:.4f}); fit {fit_seconds:.1f} s."},
+    )
+    example = ds.frame.iloc[test_rows[:EXAMPLE_ROWS]]
+    published = tracker.publish(Exported(out, spec, digest, card, example), ev.metrics["test_auc"])
+    return JobResult(metrics=metrics, artifact_dir=out, artifact_digest=digest, run_id=published.run_id,
+                     version=published.version, aliases=published.aliases, gate=published.gate,
+                     seconds=time.perf_counter() - started)
+
+
 def run_job(
     cfg: TrainConfig,
     data_path: str | None = None,
@@ -90,21 +114,25 @@ def run_job(
     output_dir: Path | None = None,
     config_name: str = "",
 ) -> JobResult:
+    """Train with MLflow tracking when `tracking_uri` is given (the artifact then lives in a
+    temporary directory unless `output_dir` is set), or without: the artifact in `output_dir`
+    or a new temporary directory that is kept."""
     started = time.perf_counter()
     ds = load_dataset(cfg.data, data_path)
     fp = fingerprint(cfg, ds.digest)
     log.info("data %s: %d rows, %d features, default rate %.3f", ds.source, len(ds.target), ds.frame.shape[1], ds.target.mean())
-    if tracking_uri:
-        from training_job.mlflow_run import existing_result, logged_run
+    if not tracking_uri:
+        return train(cfg, ds, fp, output_dir or Path(tempfile.mkdtemp(prefix="credit-model-")), NullTracker(), started)
+    from training_job.mlflow_tracker import existing_version, mlflow_tracker
 
-        previous = existing_result(tracking_uri, cfg, fp)
-        if previous is not None:
-            return previous
-    train_rows, val_rows, test_rows = split_indices(ds.target, cfg.split)
-    if tracking_uri:
-        return logged_run(tracking_uri, experiment or cfg.registry.experiment, cfg, ds, fp, (train_rows, val_rows, test_rows), config_name, started)
-    fm = fit_model(ds.frame, ds.target, train_rows, val_rows, cfg)
-    ev = evaluate(fm, ds, test_rows, cfg)
-    out = output_dir or Path(tempfile.mkdtemp(prefix="credit-model-"))
-    _, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, ev.metrics, provenance(cfg, ds, fp))
-    return JobResult(metrics=ev.metrics, artifact_dir=out, artifact_digest=digest, seconds=time.perf_counter() - started)
+    previous = existing_version(tracking_uri, cfg, fp)
+    if previous is not None:
+        published, metrics, digest = previous
+        return JobResult(metrics=metrics, artifact_digest=digest, run_id=published.run_id, version=published.version,
+                         aliases=published.aliases, reused=True, gate=published.gate)
+    with mlflow_tracker(tracking_uri, experiment or cfg.registry.experiment, cfg, ds, fp, config_name) as tracker, \
+            tempfile.TemporaryDirectory() as tmp:
+        result = train(cfg, ds, fp, output_dir or Path(tmp) / "credit_model", tracker, started)
+        if output_dir is None:
+            result.artifact_dir = None  # it goes with the temporary directory
+        return result

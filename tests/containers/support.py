@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
+from tests import procs
 from tests.conftest import REPO
 
 SCRIPTS = REPO / "scripts"
@@ -56,17 +56,8 @@ def logs(container: str) -> str:
 
 def wait_http(url: str, timeout: float, container: str, expect: int = 200) -> float:
     """Poll `url` until it answers `expect`; fails early, with the logs, if `container` stopped."""
-    import httpx
-
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
+    def died() -> str | None:
         state = docker("inspect", "-f", "{{.State.Status}}", container, check=False).stdout.strip()
-        if state in {"exited", "dead"}:
-            pytest.fail(f"{container} {state} before {url} answered:\n{logs(container)}")
-        try:
-            if httpx.get(url, timeout=2).status_code == expect:
-                return time.perf_counter() - start
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not answer {expect} within {timeout} s:\n{logs(container)}")
+        return f"{container} {state}" if state in {"exited", "dead"} else None
+
+    return procs.wait_http(url, timeout, expect=expect, died=died, context=lambda: logs(container), interval=0.5)

@@ -20,6 +20,7 @@ from collections import Counter
 import httpx
 import pytest
 
+from tests import procs
 from tests.conftest import QUICK, REPO
 from tests.procs import free_port
 
@@ -40,17 +41,11 @@ def compose(env: dict[str, str], *args: str, timeout: float = 600, check: bool =
 
 
 def wait_http(url: str, timeout: float, env: dict[str, str]) -> None:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            if httpx.get(url, timeout=3).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(2)
-    state = compose(env, "ps", check=False).stdout
-    logs = compose(env, "logs", "--tail", "25", check=False)
-    pytest.fail(f"{url} did not answer 200 within {timeout} s\n{state}\n{(logs.stdout + logs.stderr)[-6000:]}")
+    def context() -> str:
+        logs = compose(env, "logs", "--tail", "25", check=False)
+        return compose(env, "ps", check=False).stdout + "\n" + (logs.stdout + logs.stderr)[-6000:]
+
+    procs.wait_http(url, timeout, context=context, interval=2)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,19 @@
-"""The import contracts of pyproject.toml ([tool.importlinter]) hold: training and serving never
-import each other, and the contract package imports neither them nor torch/kserve/mlflow."""
+"""The architecture as the imports show it: the import contracts of pyproject.toml
+([tool.importlinter]) hold (training and serving never import each other; the contract package
+imports neither them nor torch/kserve/mlflow), every import is a declared dependency (deptry),
+and each package imports only the base dependencies and its own extras."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,3 +33,67 @@ def test_the_contract_package_loads_without_training_or_serving_stacks() -> None
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_import_is_a_declared_dependency() -> None:
+    deptry = Path(sys.executable).with_name("deptry")
+    proc = subprocess.run([str(deptry), "--no-ansi", "."], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
+def test_the_dependency_check_fails_on_an_undeclared_import(tmp_path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "probe"\nversion = "0"\ndependencies = ["numpy"]\n')
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "__init__.py").write_text("import numpy\nimport undeclared_probe_module\n")
+    deptry = Path(sys.executable).with_name("deptry")
+    proc = subprocess.run([str(deptry), "--no-ansi", "."], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "DEP001 'undeclared_probe_module' imported but missing" in proc.stderr + proc.stdout, proc.stderr
+
+
+# Which extras of pyproject.toml each package may import from (beside the base dependencies):
+# the images install exactly these (Dockerfile.serve: serve,rollout,web; Dockerfile.train: train,server).
+PACKAGE_EXTRAS = {
+    "credit_model": [],
+    "kserve_model": ["serve"],
+    "rollout": ["rollout"],
+    "training_job": ["train"],
+    "examples/client_web": ["web", "serve"],
+}
+
+
+# MLflow itself executes the pyfunc flavour (never our packages), in an environment that has
+# mlflow and pandas by construction.
+RUN_BY_MLFLOW = {"credit_model/mlflow_pyfunc.py"}
+
+
+def imported_top_levels(package: Path) -> set[str]:
+    names = set()
+    for path in package.rglob("*.py"):
+        if path.relative_to(REPO).as_posix() in RUN_BY_MLFLOW:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def requirement_name(req: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req).group(1)).lower()
+
+
+@pytest.mark.parametrize("package", list(PACKAGE_EXTRAS))
+def test_each_package_imports_only_its_own_extras(package: str) -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    allowed = {requirement_name(r) for r in project["dependencies"]}
+    for extra in PACKAGE_EXTRAS[package]:
+        allowed |= {requirement_name(r) for r in project["optional-dependencies"][extra]}
+    dists = importlib.metadata.packages_distributions()
+    first_party = {p.split("/")[0] for p in PACKAGE_EXTRAS}
+    undeclared = {}
+    for name in imported_top_levels(REPO / package) - set(sys.stdlib_module_names) - first_party:
+        owners = {requirement_name(d) for d in dists.get(name, [name])}
+        if not owners & allowed:
+            undeclared[name] = sorted(owners)
+    assert not undeclared, f"{package} imports {undeclared}, not in the base dependencies or extras {PACKAGE_EXTRAS[package]}"
