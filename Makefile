@@ -4,8 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Tiers: unit + integration + chart + containers; `cluster` skips without a Kubernetes cluster.
-PYTEST_ARGS ?= -m "not slow"
+# Every tier (unit, integration, chart, containers, controlplane, slow tests included); `cluster`
+# skips without a Kubernetes cluster. `make test-unit` is the quick loop.
+PYTEST_ARGS ?=
 
 .PHONY: controlplane-bin test-controlplane venv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
 

@@ -14,9 +14,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+def run_python(code: str, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+               stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, input=stdin)
 
 
 def serve_settings(argv: list[str], env: dict[str, str]) -> dict:

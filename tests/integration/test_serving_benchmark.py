@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.benchmark, pytest.mark.slow]
 
 V2_KEYS = ("rest_p50_ms", "rest_p99_ms", "grpc_p50_ms", "grpc_p99_ms", "wrk_rps", "batch10k_ms", "ready_s")
 

@@ -4,7 +4,12 @@ tests/kserve_subprocess.py says why)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.kserve_subprocess import run_python
+
+# each test starts KServe's server modules in a fresh interpreter (seconds apiece)
+pytestmark = pytest.mark.slow
 
 
 def check(code: str) -> None:

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 
 from kserve_model.settings import ServeSettings
 from tests.kserve_subprocess import serve_settings
+
+# each test starts KServe's server modules in a fresh interpreter (seconds apiece)
+pytestmark = pytest.mark.slow
 
 ENV_NAMES = {"tracking_uri": "MLFLOW_TRACKING_URI", "cache_dir": "MODEL_CACHE_DIR", "threads": "INFERENCE_THREADS"}
 VALUES = {"model_name": "m", "model_uri": "models:/m/3", "tracking_uri": "http://mlflow:5000", "http_port": "9001",
