@@ -14,85 +14,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, CliSettingsSource
+
+from rollout.settings import COMMANDS, AnalyzeSettings, ApplySettings, DecideSettings, StatusSettings
 
 
-def _add_cluster(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--release", required=required and not os.environ.get("ROLLOUT_RELEASE"),
-                   default=os.environ.get("ROLLOUT_RELEASE"), help="Helm release (env ROLLOUT_RELEASE)")
-    p.add_argument("--namespace", "-n", default=os.environ.get("ROLLOUT_NAMESPACE") or os.environ.get("POD_NAMESPACE") or "default",
-                   help="namespace of the release (env ROLLOUT_NAMESPACE, POD_NAMESPACE)")
-    p.add_argument("--kube-context", help="kubeconfig context (outside a cluster)")
-    p.add_argument("--recorded", nargs="+", metavar="FILE",
-                   help="read recorded API objects (YAML/JSON) instead of the live API (tests, offline diagnosis)")
-    p.add_argument("--mode", choices=["knative", "standard", "gateway"], help="rollout mode (default: detected)")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, CliSettingsSource]]:
+    """The subcommands, each with the flags of its settings model (rollout/settings.py)."""
     parser = argparse.ArgumentParser(prog="python -m rollout", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    sources = {}
+    for name, (settings, help_) in COMMANDS.items():
+        sources[name] = CliSettingsSource(settings, root_parser=sub.add_parser(name, help=help_, description=help_))
+    return parser, sources
 
-    p = sub.add_parser("status", help="which model versions get which share, and whether each is Ready")
-    _add_cluster(p, required=True)
-    p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
 
-    p = sub.add_parser("analyze", help="compare stable and canary from their Prometheus metrics")
-    p.add_argument("--stable-url", action="append", default=[], metavar="URL",
-                   help="stable predictor base URL (its /metrics is scraped); repeat for several pods")
-    p.add_argument("--canary-url", action="append", default=[], metavar="URL", help="canary predictor base URL; repeatable")
-    p.add_argument("--prometheus", metavar="URL", help="Prometheus server: query /api/v1/query instead of scraping")
-    p.add_argument("--selector", help='extra PromQL label matchers for both sides, e.g. namespace="ml"')
-    p.add_argument("--stable-matchers", help="PromQL matchers of the stable series (default model_name + model_version)")
-    p.add_argument("--canary-matchers", help="PromQL matchers of the canary series")
-    p.add_argument("--stable-version", help="model_version label of stable (scrape: filter; Prometheus: required "
-                                            "unless --release or --stable-matchers)")
-    p.add_argument("--canary-version", help="model_version label of the canary")
-    p.add_argument("--model-name", default=os.environ.get("MODEL_NAME", "credit-score"),
-                   help="name the predictors serve under (model_name label, /v2/models/<name>)")
-    p.add_argument("--window", default="0", help="seconds (or 30s, 5m, 1h) to measure over: scrape twice that far apart, "
-                                                 "or Prometheus increase(...[window]); 0: totals since start (default)")
-    p.add_argument("--shadow", action="store_true", help="also pair stable's and the canary's decisions per request id")
-    p.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout in seconds")
-    p.add_argument("--output", type=Path, help="also write the JSON to this file")
-    _add_cluster(p, required=False)
-
-    p = sub.add_parser("decide", help="promote, step up, hold or roll back")
-    p.add_argument("--analysis", default="-", help="analysis JSON file (the last JSON line counts); - for stdin (default)")
-    p.add_argument("--values", type=Path, help="values file: thresholds from rollout.analysis, the current step from rollout.canary")
-    p.add_argument("--min-requests", type=int)
-    p.add_argument("--max-error-rate-delta", type=float)
-    p.add_argument("--max-p99-ratio", type=float)
-    p.add_argument("--p99-slack-seconds", type=float)
-    p.add_argument("--max-score-psi", type=float)
-    p.add_argument("--max-decision-flip-share", type=float)
-    p.add_argument("--steps", help="comma-separated traffic steps, e.g. 10,25,50,100")
-    p.add_argument("--current-percent", type=int, help="current canary share (default: the live status in the analysis, "
-                                                        "else rollout.canary.trafficPercent of --values)")
-    p.add_argument("--shadow", action="store_true", default=None, help="the canary runs in shadow (mirror) mode")
-    p.add_argument("--output", type=Path, help="also write the decision JSON to this file")
-
-    p = sub.add_parser("apply", help="the decision as the next values step (helm upgrade --reuse-values)")
-    p.add_argument("--decision", default="-", help="decision JSON file (the last JSON line counts); - for stdin (default)")
-    p.add_argument("--action", choices=["promote", "step_up", "hold", "rollback"], help="instead of --decision")
-    p.add_argument("--to", type=int, help="with --action step_up: the canary share to set")
-    p.add_argument("--release", required=not os.environ.get("ROLLOUT_RELEASE"), default=os.environ.get("ROLLOUT_RELEASE"),
-                   help="Helm release (env ROLLOUT_RELEASE)")
-    p.add_argument("--namespace", "-n", default=os.environ.get("ROLLOUT_NAMESPACE"))
-    p.add_argument("--chart", default=os.environ.get("ROLLOUT_CHART", "charts/credit-score"),
-                   help="chart to upgrade with (path, repo/name or oci:// reference; env ROLLOUT_CHART)")
-    p.add_argument("--values", type=Path, help="the release's current values (default: helm get values --all)")
-    p.add_argument("--keep-canary", action="store_true", help="rollback keeps the canary deployed at 0 %% (for debugging)")
-    p.add_argument("--helm", default=os.environ.get("HELM", "helm"), help="helm binary")
-    p.add_argument("--helm-arg", action="append", default=[], help="extra helm upgrade argument, e.g. --wait; repeatable")
-    p.add_argument("--dry-run", action="store_true", help="print the command and the resulting values; change nothing")
-    return parser
+def parse_settings(argv: list[str] | None = None) -> tuple[str, BaseSettings]:
+    parser, sources = build_parser()
+    parsed = parser.parse_args(argv)
+    settings, _ = COMMANDS[parsed.command]
+    return parsed.command, settings(_cli_settings_source=sources[parsed.command](parsed_args=vars(parsed)))
 
 
 def _last_json(text: str, what: str) -> dict:
@@ -111,7 +60,7 @@ def _read_json_input(source: str, what: str) -> dict:
     return _last_json(text, what)
 
 
-def _api(args: argparse.Namespace):
+def _api(args: StatusSettings | AnalyzeSettings):
     from rollout.k8s import KubernetesApi, RecordedApi
 
     if args.recorded:
@@ -122,15 +71,15 @@ def _api(args: argparse.Namespace):
         raise SystemExit(f"error: no Kubernetes API configuration (in-cluster or KUBECONFIG): {e}") from e
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: StatusSettings) -> int:
     from rollout.k8s import rollout_status
 
     status = rollout_status(_api(args), args.release, args.namespace, args.mode)
-    print(json.dumps(status.to_dict()) if args.json else status.table())
+    print(json.dumps(status.to_dict()) if args.json_output else status.table())
     return 0 if status.backends else 1
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
+def cmd_analyze(args: AnalyzeSettings) -> int:
     import httpx
 
     from rollout.analysis import PrometheusSource, ScrapeSource, Side, format_table, parse_window, run_analysis
@@ -188,7 +137,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_decide(args: argparse.Namespace) -> int:
+def cmd_decide(args: DecideSettings) -> int:
     from rollout.decide import Action, Decision, decide, thresholds_from_values
 
     analysis = _read_json_input(args.analysis, "analysis")
@@ -215,7 +164,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
         current = live.get("canary_percent")
     if current is None and canary_values.get("enabled"):
         current = canary_values.get("trafficPercent")
-    if shadow is None:
+    if not shadow:  # not forced: the live status says, else the values
         shadow = bool(live.get("shadow")) if live else bool(((values or {}).get("rollout") or {}).get("shadow"))
     if current is None:
         print("error: the current canary share is unknown: --current-percent, --values, or analyze --release", file=sys.stderr)
@@ -229,7 +178,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_apply(args: argparse.Namespace) -> int:
+def cmd_apply(args: ApplySettings) -> int:
     from rollout.apply import ApplyError, helm_values, plan, to_yaml
     from rollout.decide import Action, Decision
 
@@ -257,8 +206,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return {"status": cmd_status, "analyze": cmd_analyze, "decide": cmd_decide, "apply": cmd_apply}[args.command](args)
+    try:
+        command, args = parse_settings(argv)
+    except ValidationError as e:
+        print(f"error: invalid rollout settings:\n{e}", file=sys.stderr)
+        return 2
+    return {"status": cmd_status, "analyze": cmd_analyze, "decide": cmd_decide, "apply": cmd_apply}[command](args)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""`python -m examples.client_web` — serve the web client (HOST, PORT; other settings in app.py)."""
-
-import os
+"""`python -m examples.client_web` — serve the web client (settings: examples/client_web/settings.py)."""
 
 import uvicorn
 
+from examples.client_web.app import create_app
+from examples.client_web.settings import parse_settings
+
 if __name__ == "__main__":
-    uvicorn.run("examples.client_web.app:app_from_env", factory=True, host=os.environ.get("HOST", "127.0.0.1"),
-                port=int(os.environ.get("PORT", "8000")), log_level=os.environ.get("LOG_LEVEL", "info"))
+    settings = parse_settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -6,15 +6,8 @@ metadata (feature names and datatypes) enriched with the artifact's feature spec
 (categories, ranges, reason texts; see spec_source.py), so a new model with new features
 needs no change here.
 
-Settings (environment):
-  PREDICTOR_URL         base URL of the predictor or gateway (default http://127.0.0.1:8080)
-  MODEL_NAME            served model name (default credit-score)
-  ARTIFACT              artifact folder, models:/name@alias (needs MLFLOW_TRACKING_URI), or
-                        `predictor` for the proposed GET /v2/models/{name}/spec; unset = metadata only
-  MLFLOW_TRACKING_URI   MLflow for a models:/ ARTIFACT
-  SPEC_TTL_SECONDS      how long the spec is cached (default 300)
-  METADATA_TTL_SECONDS  how long the v2 metadata is cached (default 30; /api/form?refresh=true reloads)
-  PREDICTOR_TIMEOUT_SECONDS   per call to the predictor (default 10)
+Settings: examples/client_web/settings.py (PREDICTOR_URL, MODEL_NAME, ARTIFACT, ... or the
+same as flags; `python -m examples.client_web --help` lists them).
 
 Run: `python -m examples.client_web` (from the repository root; HOST/PORT, default 127.0.0.1:8000)
 API docs: /docs (Swagger UI), /openapi.json.
@@ -23,11 +16,9 @@ API docs: /docs (Swagger UI), /openapi.json.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,34 +28,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from examples.client_web.settings import Settings
 from examples.client_web.spec_source import CachedSpec, SpecSource, spec_source_from_settings
 
 STATIC = Path(__file__).parent / "static"
 NUMERIC = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
-
-
-@dataclass(frozen=True)
-class Settings:
-    predictor_url: str = "http://127.0.0.1:8080"
-    model_name: str = "credit-score"
-    artifact: str | None = None
-    tracking_uri: str | None = None
-    spec_ttl_s: float = 300.0
-    metadata_ttl_s: float = 30.0
-    timeout_s: float = 10.0
-
-    @classmethod
-    def from_env(cls) -> "Settings":
-        e = os.environ
-        return cls(
-            predictor_url=e.get("PREDICTOR_URL", cls.predictor_url).rstrip("/"),
-            model_name=e.get("MODEL_NAME", cls.model_name),
-            artifact=e.get("ARTIFACT") or None,
-            tracking_uri=e.get("MLFLOW_TRACKING_URI") or None,
-            spec_ttl_s=float(e.get("SPEC_TTL_SECONDS", cls.spec_ttl_s)),
-            metadata_ttl_s=float(e.get("METADATA_TTL_SECONDS", cls.metadata_ttl_s)),
-            timeout_s=float(e.get("PREDICTOR_TIMEOUT_SECONDS", cls.timeout_s)),
-        )
 
 
 # -- API models (what /docs shows) ---------------------------------------------------------
@@ -138,14 +106,15 @@ def humanize(name: str) -> str:
 
 def create_app(settings: Settings | None = None, spec_source: SpecSource | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     spec = CachedSpec(spec_source or spec_source_from_settings(
-        settings.artifact, settings.tracking_uri, settings.predictor_url, settings.model_name), ttl_s=settings.spec_ttl_s)
+        settings.artifact, settings.mlflow_tracking_uri, settings.predictor_url, settings.model_name),
+        ttl_s=settings.spec_ttl_seconds)
     model_url = f"{settings.predictor_url}/v2/models/{settings.model_name}"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.client = httpx.AsyncClient(timeout=settings.timeout_s, transport=transport)
+        app.state.client = httpx.AsyncClient(timeout=settings.predictor_timeout_seconds, transport=transport)
         try:
             yield
         finally:
@@ -175,7 +144,7 @@ def create_app(settings: Settings | None = None, spec_source: SpecSource | None 
         if r.status_code != 200:
             raise HTTPException(502 if r.status_code != 503 else 503,
                                 f"predictor metadata {model_url} answered {r.status_code}: {_error_text(r)}")
-        cached_meta.update(body=r.json(), until=now + settings.metadata_ttl_s)
+        cached_meta.update(body=r.json(), until=now + settings.metadata_ttl_seconds)
         return cached_meta["body"]
 
     @app.get("/", include_in_schema=False)
@@ -279,4 +248,4 @@ def _error_text(r: httpx.Response) -> str:
 
 def app_from_env() -> FastAPI:
     """uvicorn factory: `uvicorn --factory examples.client_web.app:app_from_env`."""
-    return create_app(Settings.from_env())
+    return create_app(Settings())

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from rollout.__main__ import build_parser
+from rollout.__main__ import parse_settings
 
 from .support import CHART, HELM
 
@@ -86,11 +86,11 @@ def test_every_rollout_line_of_the_script_parses(tmp_path, cron: dict) -> None:
     for line in lines:
         for key, value in env.items():
             line = line.replace(f'"${key}"', shlex.quote(value))
-        args = build_parser().parse_args(shlex.split(line)[3:])
-        if args.command == "analyze":
+        command, args = parse_settings(shlex.split(line)[3:])
+        if command == "analyze":
             assert args.release == "credit" and args.namespace == "ml" and args.window == "10m"
             assert args.prometheus == (cron.get("prometheusUrl", CRON["prometheusUrl"]) or None)
-        if args.command == "decide":
+        if command == "decide":
             assert (args.min_requests, args.max_p99_ratio, args.steps) == (500, 1.25, "10,25,50,100")
 
 

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from examples.client_web.app import Settings, create_app
+from examples.client_web.app import create_app
+from examples.client_web.settings import Settings
 from examples.client_web.spec_source import ArtifactSpecSource, CachedSpec, NoSpecSource, PredictorSpecSource
 
 META = {"name": "credit-score", "versions": ["3"], "platform": "", "inputs": [
