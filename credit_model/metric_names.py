@@ -7,6 +7,10 @@ from __future__ import annotations
 MODEL_NAME_LABEL = "model_name"
 MODEL_VERSION_LABEL = "model_version"
 LABELS = (MODEL_NAME_LABEL, MODEL_VERSION_LABEL)
+DECISION_LABEL = "decision"
+OUTCOME_LABEL = "outcome"
+INPUT_LABEL = "input"
+BUCKET_LABEL = "le"
 
 DECISIONS = "credit_score_decisions"
 ROWS = "credit_score_rows"

@@ -26,10 +26,10 @@ from credit_model.metric_names import LABELS
 SCORE_BUCKETS = np.arange(300, 901, 20, dtype=np.float64)
 PD_BUCKETS = np.array([0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0])
 
-DECISIONS = Counter(names.DECISIONS, "Scored rows by decision", [*LABELS, "decision"])
+DECISIONS = Counter(names.DECISIONS, "Scored rows by decision", [*LABELS, names.DECISION_LABEL])
 ROWS = Counter(names.ROWS, "Rows scored", LABELS)
-REQUEST_ERRORS = Counter(names.REQUEST_ERRORS, "Requests rejected as invalid (HTTP 400)", [*LABELS, "input"])
-REQUESTS = Counter(names.REQUESTS, "Inference requests by outcome (ok, invalid, error)", [*LABELS, "outcome"])
+REQUEST_ERRORS = Counter(names.REQUEST_ERRORS, "Requests rejected as invalid (HTTP 400)", [*LABELS, names.INPUT_LABEL])
+REQUESTS = Counter(names.REQUESTS, "Inference requests by outcome (ok, invalid, error)", [*LABELS, names.OUTCOME_LABEL])
 LATENCY = Histogram(
     names.LATENCY, "Time in the model per request: decode, score, reasons", LABELS,
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5),

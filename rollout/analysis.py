@@ -23,6 +23,7 @@ from typing import Callable
 
 import httpx
 
+from credit_model import metric_names as names
 from rollout.figures import Figures, psi
 from rollout.promtext import DECISIONS, LATENCY, REQUESTS, ROWS, SCORE, parse_le, parse_metrics, select
 
@@ -113,7 +114,7 @@ class PrometheusSource:
             if side.version is None:
                 raise ValueError("the Prometheus source needs the model version of each side (--stable-version/--canary-version, "
                                  "or --release to read them from the cluster) or explicit matchers")
-            parts = [f'model_name="{self.model_name}"', f'model_version="{side.version}"']
+            parts = [f'{names.MODEL_NAME_LABEL}="{self.model_name}"', f'{names.MODEL_VERSION_LABEL}="{side.version}"']
         if self.selector:
             parts.append(self.selector)
         return ",".join(parts)
@@ -134,11 +135,11 @@ class PrometheusSource:
     def side(self, side: Side, window: float) -> Figures:
         m = self.matchers(side)
         f = Figures()
-        f.requests = {k or "": v for k, v in self._by(REQUESTS, m, window, "outcome")}
-        f.decisions = {k or "": v for k, v in self._by(DECISIONS, m, window, "decision")}
+        f.requests = {k or "": v for k, v in self._by(REQUESTS, m, window, names.OUTCOME_LABEL)}
+        f.decisions = {k or "": v for k, v in self._by(DECISIONS, m, window, names.DECISION_LABEL)}
         f.rows = sum(v for _, v in self._by(ROWS, m, window, None))
         for series, hist in ((LATENCY, f.latency), (SCORE, f.score)):
-            hist.buckets = {parse_le(k): v for k, v in self._by(f"{series}_bucket", m, window, "le") if k is not None}
+            hist.buckets = {parse_le(k): v for k, v in self._by(f"{series}_bucket", m, window, names.BUCKET_LABEL) if k is not None}
             hist.sum = sum(v for _, v in self._by(f"{series}_sum", m, window, None))
         return f
 

@@ -42,15 +42,15 @@ def parse_metrics(text: str) -> dict[Key, Figures]:
                 continue
             if name == REQUESTS:
                 f = fig(labels)
-                f.requests[labels.get("outcome", "")] = f.requests.get(labels.get("outcome", ""), 0.0) + value
+                f.requests[labels.get(names.OUTCOME_LABEL, "")] = f.requests.get(labels.get(names.OUTCOME_LABEL, ""), 0.0) + value
             elif name == DECISIONS:
                 f = fig(labels)
-                f.decisions[labels.get("decision", "")] = f.decisions.get(labels.get("decision", ""), 0.0) + value
+                f.decisions[labels.get(names.DECISION_LABEL, "")] = f.decisions.get(labels.get(names.DECISION_LABEL, ""), 0.0) + value
             elif name == ROWS:
                 fig(labels).rows += value
             elif name in (f"{LATENCY}_bucket", f"{SCORE}_bucket"):
                 hist = fig(labels).latency if name.startswith(LATENCY) else fig(labels).score
-                le = parse_le(labels["le"])
+                le = parse_le(labels[names.BUCKET_LABEL])
                 hist.buckets[le] = hist.buckets.get(le, 0.0) + value
             elif name in (f"{LATENCY}_sum", f"{SCORE}_sum"):
                 hist = fig(labels).latency if name.startswith(LATENCY) else fig(labels).score
