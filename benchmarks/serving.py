@@ -3,7 +3,8 @@
     python -m benchmarks.serving [--requests 1000] [--wrk-seconds 10] [--connections 8] [--workers 1]
 
 Starts a local MLflow server, trains and registers config 000, then starts (one at a time, so
-they do not compete for the 2 cores) our predictor on the registered version, an echo
+they do not compete for the 2 cores) our predictor on the registered version (with its audit
+record on, the default, and off), an echo
 `kserve.Model` (the ceiling: same server, no work), and `mlflow models serve` of the same
 version. Measures sequential REST and gRPC latency, wrk throughput, one 10,000-row request and
 start-to-ready time. Prints a table, then one JSON line.
@@ -144,12 +145,13 @@ def measure_v2(proc: subprocess.Popen, started: float, http: int, grpc_port: int
         stop(proc)
 
 
-def bench_ours(tracking: str, work: Path, args: argparse.Namespace) -> dict:
+def bench_ours(tracking: str, work: Path, args: argparse.Namespace, audit: bool = True) -> dict:
     http, grpc_port = free_port(), free_port()
     started = time.perf_counter()
     proc = start([sys.executable, "-m", "kserve_model", "--model-name", MODEL, "--model-uri", f"models:/{MODEL}@champion",
                   "--tracking-uri", tracking, "--http-port", str(http), "--grpc-port", str(grpc_port),
                   "--cache-dir", str(work / "cache-ours"), "--workers", str(args.workers),
+                  "--audit", str(audit).lower(), "--audit-dir", str(work / "audit"),
                   "--log-config-file", str(QUIET_LOG)], work / "ours.log")
     return measure_v2(proc, started, http, grpc_port, MODEL, work, args)
 
@@ -208,12 +210,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results = {}
         for name, run in (("ours", lambda: bench_ours(mlflow.url, work, args)),
+                          ("no_audit", lambda: bench_ours(mlflow.url, work, args, audit=False)),
                           ("ceiling", lambda: bench_ceiling(work, args)),
                           ("mlflow", lambda: bench_mlflow(mlflow.url, work, args))):
             print(f"benchmarking {name} ...", file=sys.stderr)
             results[name] = run()
-    ours, ceiling, mlf = results["ours"], results["ceiling"], results["mlflow"]
+    ours, ceiling, mlf, off = results["ours"], results["ceiling"], results["mlflow"], results["no_audit"]
     ratios = {
+        "rps_audit_vs_off": ours["wrk_rps"] / off["wrk_rps"] if ours["wrk_rps"] and off["wrk_rps"] else None,
+        "rest_p99_audit_minus_off_ms": ours["rest_p99_ms"] - off["rest_p99_ms"],
         "rps_vs_ceiling": ours["wrk_rps"] / ceiling["wrk_rps"] if ours["wrk_rps"] and ceiling["wrk_rps"] else None,
         "rps_vs_mlflow": ours["wrk_rps"] / mlf["wrk_rps"] if ours["wrk_rps"] and mlf["wrk_rps"] else None,
     }
@@ -224,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:10}" + "".join(f"{fmt(r[c], u):>15}" for c, u in cols))
     print(f"throughput: ours/ceiling {fmt(ratios['rps_vs_ceiling'])}, ours/mlflow {fmt(ratios['rps_vs_mlflow'])} "
           f"(goals >= 0.8 and >= 4); every output computed, reason codes included")
+    print(f"auditing: throughput on/off {fmt(ratios['rps_audit_vs_off'])} (goal >= 0.9), REST p99 on minus off "
+          f"{fmt(ratios['rest_p99_audit_minus_off_ms'], ' ms')} (goal <= +1 ms); every row committed before its answer")
     print(json.dumps({**results, "ratios": ratios}))
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 
 import numpy as np
@@ -16,15 +17,17 @@ from kserve.errors import InferenceError, ModelNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from kserve.utils.utils import generate_uuid
 
+from credit_model.artifact import ArtifactError, read_artifact
+from credit_model.audit_record import canonical_rows, sha256_text, utc_now
 from credit_model.engine import ScoredBatch, ScoringEngine
-from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
-from kserve_model.request import RequestError, decode_request
 from credit_model.model_uri import ModelUriError
 from kserve_model import routes
+from kserve_model.audit_log import AuditLog, AuditUnavailable
+from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
+from kserve_model.request import RequestError, decode_request
 from kserve_model.resolve import ModelRef, resolve_model
 from kserve_model.settings import ServeSettings
 from kserve_model.spec_route import publish
-from credit_model.artifact import ArtifactError, read_artifact
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ OUTPUTS = (
     ("reason_codes", "BYTES"),
 )
 HEADER_NAME, HEADER_VERSION, HEADER_DIGEST = "x-model-name", "x-model-version", "x-artifact-digest"
+HEADER_REQUEST_ID = "x-request-id"
+"""The audit record's key: the gateway's request id, else the v2 request id, else a new one (returned)."""
 
 
 class CreditScoreModel(Model):
@@ -47,6 +52,7 @@ class CreditScoreModel(Model):
         self.load_error: str | None = None
         self.identity: dict[str, str] = {}
         self.ready_seconds: float | None = None
+        self.audit: AuditLog | None = None
         decision_log(settings.decision_log_size).names.add(settings.model_name)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -58,7 +64,8 @@ class CreditScoreModel(Model):
                                 s.retry_initial_seconds, s.retry_max_seconds)
             engine = ScoringEngine(read_artifact(ref.local_dir), threads=s.threads)
             engine.score(_baseline_columns(engine))  # warm-up: first real request pays nothing extra
-        except (ArtifactError, ModelUriError, TimeoutError, OSError) as e:
+            self.audit = self._open_audit()
+        except (ArtifactError, ModelUriError, TimeoutError, OSError, sqlite3.Error) as e:
             return self._not_ready(f"{type(e).__name__}: {e}")
         except Exception as e:  # an MLflow answer such as "alias not found": still no crash loop
             return self._not_ready(f"{type(e).__name__}: {e}")
@@ -73,6 +80,16 @@ class CreditScoreModel(Model):
         self.ready = True
         return True
 
+    def _open_audit(self) -> AuditLog | None:
+        s = self.settings
+        if not s.audit:
+            log.warning("model %s: AUDIT is off, decisions are not recorded", self.name)
+            return None
+        audit = AuditLog(s.audit_dir, retention_days=s.audit_retention_days, max_file_mb=s.audit_max_file_mb,
+                         group_commit_ms=s.audit_group_commit_ms)
+        log.info("model %s: every decision is committed to %s before it is answered", self.name, audit.path)
+        return audit
+
     def _announce(self) -> None:
         """Per process: metrics info series and the published spec (REST workers re-announce)."""
         credit_metrics().model_loaded(self.name, self.ref.version, self.engine.artifact.digest)
@@ -85,13 +102,19 @@ class CreditScoreModel(Model):
         return False
 
     def __getstate__(self) -> dict:
-        return self.__dict__  # the engine pickles itself; see ScoringEngine.__reduce__
+        # the engine pickles itself (see ScoringEngine.__reduce__); the audit writer is per process
+        return {**self.__dict__, "audit": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         routes.install()  # a REST worker process starts from a fresh FastAPI app
         decision_log(self.settings.decision_log_size).names.add(self.name)
         if self.engine is not None and self.ref is not None:
+            try:
+                self.audit = self._open_audit()
+            except (OSError, sqlite3.Error) as e:
+                self._not_ready(f"{type(e).__name__}: {e}")
+                return
             self._announce()
 
     # -- protocol --------------------------------------------------------------------------
@@ -106,9 +129,10 @@ class CreditScoreModel(Model):
     def get_output_types(self) -> list[dict]:
         return [{"name": name, "datatype": dtype, "shape": [-1]} for name, dtype in OUTPUTS]
 
-    def predict(self, payload: InferRequest, headers: dict | None = None, response_headers: dict | None = None) -> InferResponse:
+    async def predict(self, payload: InferRequest, headers: dict | None = None,
+                      response_headers: dict | None = None) -> InferResponse:
         engine, ref = self.engine, self.ref
-        if engine is None or ref is None:
+        if engine is None or ref is None or not self.ready:
             raise ModelNotReady(self.name, self.load_error or "still loading")
         started = time.perf_counter()
         try:
@@ -123,25 +147,46 @@ class CreditScoreModel(Model):
         except Exception:
             REQUESTS.labels(self.name, ref.version, "error").inc()
             raise
+        seconds = time.perf_counter() - started
+        request_id = (headers or {}).get(HEADER_REQUEST_ID) or payload.id or generate_uuid()
+        if self.audit is not None:
+            try:
+                await self.audit.append(self._audit_rows(request_id, columns, batch, seconds))
+            except AuditUnavailable as e:
+                REQUESTS.labels(self.name, ref.version, "error").inc()
+                self._not_ready(str(e))
+                raise ModelNotReady(self.name, str(e)) from e
         REQUESTS.labels(self.name, ref.version, "ok").inc()
-        LATENCY.labels(self.name, ref.version).observe(time.perf_counter() - started)
+        LATENCY.labels(self.name, ref.version).observe(seconds)
         credit_metrics().observe(self.name, ref.version, batch.score, batch.probability_of_default, batch.decision)
         if self.settings.decision_log_size:
-            request_id = (headers or {}).get("x-request-id") or payload.id
             decision_log().record(request_id, ref.version, batch.decision.tolist())
         identity = self.identity
         if response_headers is not None:
             response_headers.update(identity)
+            response_headers[HEADER_REQUEST_ID] = request_id
         return InferResponse(
-            response_id=payload.id or generate_uuid(),
+            response_id=payload.id or request_id,
             model_name=self.name,
             model_version=ref.version,
             infer_outputs=_outputs(batch, payload.use_binary_outputs if payload.from_grpc else None),
             parameters={"registered_model": identity[HEADER_NAME], "registered_version": ref.version,
-                        "artifact_digest": identity[HEADER_DIGEST]},
+                        "artifact_digest": identity[HEADER_DIGEST], "request_id": request_id},
             use_binary_outputs=payload.use_binary_outputs,
             requested_outputs=payload.request_outputs,
         )
+
+    def _audit_rows(self, request_id: str, columns: dict[str, np.ndarray], batch: ScoredBatch,
+                    seconds: float) -> list[tuple]:
+        """One record per row, in credit_model.audit_record.COLUMNS order."""
+        names = [f.name for f in self.engine.spec.features]
+        texts = canonical_rows(columns, names)
+        keep = self.settings.audit_inputs
+        now, model, version, digest = utc_now(), self.identity[HEADER_NAME], self.ref.version, self.engine.artifact.digest
+        pd_, points = batch.probability_of_default.tolist(), batch.score.tolist()
+        decisions, reasons, ms = batch.decision.tolist(), batch.reason_codes.tolist(), seconds * 1000.0
+        return [(request_id, i, now, model, version, digest, sha256_text(text), text if keep else None,
+                 pd_[i], points[i], decisions[i], reasons[i], ms) for i, text in enumerate(texts)]
 
 
 def _inject_faults(s: ServeSettings) -> None:

@@ -43,6 +43,18 @@ class ServeSettings(BaseSettings):
     log_config_file: str | None = None
     decision_log_size: int = Field(default=10_000, ge=0,
                                    description="recent decisions kept per process by request id, for shadow comparison; 0 = off")
+    audit: bool = Field(default=True, description="commit a record of every scored row to disk before answering "
+                                                  "(kserve_model/audit_log.py); off only where another system keeps it")
+    audit_dir: Path = Field(default=Path("/tmp/credit-score-audit"),
+                            description="where the audit files go (one SQLite file per process and UTC day); "
+                                        "in a container mount a volume here (the chart mounts a PVC)")
+    audit_inputs: bool = Field(default=False, description="also store each row's inputs as JSON (default: their SHA-256 only)")
+    audit_retention_days: int = Field(default=761, ge=0, description="delete audit files older than this "
+                                      "(761: Regulation B's 25 months, 12 CFR 1002.12(b)); 0 keeps them all")
+    audit_max_file_mb: float = Field(default=0.0, ge=0, description="quota of one audit file; when reached the model "
+                                     "turns not-ready (as on a full disk) rather than answer unrecorded; 0: none")
+    audit_group_commit_ms: float = Field(default=0.0, ge=0, le=100, description="longest wait for more requests to "
+                                         "share a commit; 0: commit what queued during the previous one")
     fault_delay_ms: float = Field(default=0.0, ge=0, description="TESTING AID, off by default: latency added to every request")
     fault_error_rate: float = Field(default=0.0, ge=0, le=1,
                                     description="TESTING AID, off by default: share of requests answered HTTP 500")

@@ -59,12 +59,15 @@ echo; echo "== serving models:/credit-score@champion on :$HTTP_PORT (REST) and :
 stop_pid predictor
 setsid $PY -m kserve_model --model-name credit-score --model-uri models:/credit-score@champion \
   --tracking-uri "$TRACKING" --http-port "$HTTP_PORT" --grpc-port "$GRPC_PORT" \
-  --cache-dir "$PWD/$DEMO/model-cache" >"$DEMO/predictor.log" 2>&1 &
+  --cache-dir "$PWD/$DEMO/model-cache" --audit-dir "$PWD/$DEMO/audit" >"$DEMO/predictor.log" 2>&1 &
 echo $! >"$DEMO/predictor.pid"
 wait_for "http://127.0.0.1:$HTTP_PORT/v2/models/credit-score/ready" 120 "the predictor" || { tail -20 "$DEMO/predictor.log"; exit 1; }
 
 echo; echo "== scoring examples/applicant.json over v2 REST"
 $PY scripts/score_applicant.py --url "http://127.0.0.1:$HTTP_PORT"
+
+echo; echo "== the decision on record (committed before the answer left the predictor)"
+$PY -m audit query --dir "$DEMO/audit" --limit 5
 
 cat <<TXT
 
@@ -73,6 +76,8 @@ Where to look:
   v2 metadata      curl http://127.0.0.1:$HTTP_PORT/v2/models/credit-score
   v2 infer         POST http://127.0.0.1:$HTTP_PORT/v2/models/credit-score/infer   (gRPC on :$GRPC_PORT)
   metrics          curl http://127.0.0.1:$HTTP_PORT/metrics | grep credit_score
+  audit records    $PY -m audit query --dir $DEMO/audit [--request-id ID] [--since 2026-12-01] [--format jsonl]
+                   $PY -m audit export --dir $DEMO/audit --parquet decisions.parquet
   logs             $DEMO/mlflow.log  $DEMO/predictor.log
 Stop with: make demo-stop
 TXT

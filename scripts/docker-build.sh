@@ -16,6 +16,7 @@
 #   EXTRA_CA_CERT   a PEM file of CA certificates to trust (build and runtime)
 #   TRAIN_EXTRAS    optional-dependency groups of the training image (default
 #                   train,server; the wheelhouse must hold what they need)
+#   SERVE_EXTRAS    the same for the serving image (default serve,rollout,web)
 #   IMAGE_SOURCE    org.opencontainers.image.source (default: the git remote `origin`)
 #   DOCKER_BUILD_ARGS   more arguments for `docker build` (word-split)
 #   BUILD_TIMES_FILE    append "<image> <seconds>" lines here
@@ -62,9 +63,9 @@ else
 fi
 wheelhouse="${WHEELHOUSE_DIR:-$REPO_ROOT/wheelhouse}"
 if [[ "${WHEELHOUSE:-auto}" == auto ]]; then
-  extras=(train server)
-  [[ -n "${TRAIN_EXTRAS:-}" ]] && IFS=, read -r -a extras <<<"$TRAIN_EXTRAS"
-  bash "$REPO_ROOT/scripts/docker-wheelhouse.sh" "${extras[@]}" \
+  IFS=, read -r -a serve_extras <<<"${SERVE_EXTRAS:-serve,rollout,web}"
+  IFS=, read -r -a train_extras <<<"${TRAIN_EXTRAS:-train,server}"
+  bash "$REPO_ROOT/scripts/docker-wheelhouse.sh" "${serve_extras[@]}" "${train_extras[@]}" \
     || say "no wheelhouse (scripts/docker-wheelhouse.sh failed): pip in the build goes to the network"
 fi
 if [[ -d "$wheelhouse" ]]; then
@@ -102,6 +103,7 @@ extra=(${DOCKER_BUILD_ARGS:-})
 for t in "${targets[@]}"; do
   target_args=()
   [[ "$t" == train && -n "${TRAIN_EXTRAS:-}" ]] && target_args+=(--build-arg "EXTRAS=$TRAIN_EXTRAS")
+  [[ "$t" == serve && -n "${SERVE_EXTRAS:-}" ]] && target_args+=(--build-arg "EXTRAS=$SERVE_EXTRAS")
   image="$PREFIX-$t:$tag"
   say "building $image (base ${BASE_IMAGE:-python:3.11-slim-bookworm}, offline=$offline)"
   start=$SECONDS

@@ -131,7 +131,8 @@ def start_predictor(model_uri: str, tracking_uri: str | None, workdir: Path, *ex
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / f"predictor-{http_port}.log"
     cmd = [sys.executable, "-m", "kserve_model", "--model-name", "credit-score", "--model-uri", model_uri,
-           "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--cache-dir", str(workdir / "cache"), *extra]
+           "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--cache-dir", str(workdir / "cache"),
+           "--audit-dir", str(workdir / "audit"), *extra]
     if tracking_uri:
         cmd += ["--tracking-uri", tracking_uri]
     proc = subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,

@@ -24,9 +24,9 @@ def test_serving_benchmark_prints_every_figure() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     result = json.loads(lines[-1])
-    assert set(result) == {"ours", "ceiling", "mlflow", "ratios"}
+    assert set(result) == {"ours", "no_audit", "ceiling", "mlflow", "ratios"}
     have_wrk = shutil.which("wrk") is not None
-    for name in ("ours", "ceiling", "mlflow"):
+    for name in ("ours", "no_audit", "ceiling", "mlflow"):
         assert set(result[name]) == set(V2_KEYS), name
         for key, value in result[name].items():
             if name == "mlflow" and key.startswith("grpc"):
@@ -39,4 +39,8 @@ def test_serving_benchmark_prints_every_figure() -> None:
     if have_wrk:
         assert result["ratios"]["rps_vs_ceiling"] == pytest.approx(result["ours"]["wrk_rps"] / result["ceiling"]["wrk_rps"])
         assert result["ratios"]["rps_vs_mlflow"] == pytest.approx(result["ours"]["wrk_rps"] / result["mlflow"]["wrk_rps"])
+        assert result["ratios"]["rps_audit_vs_off"] == pytest.approx(result["ours"]["wrk_rps"] / result["no_audit"]["wrk_rps"])
+    assert result["ratios"]["rest_p99_audit_minus_off_ms"] == pytest.approx(
+        result["ours"]["rest_p99_ms"] - result["no_audit"]["rest_p99_ms"])
     assert any("ours/ceiling" in line for line in lines), "the human-readable summary line is missing"
+    assert any("auditing: throughput on/off" in line for line in lines)
