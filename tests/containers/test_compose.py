@@ -106,6 +106,24 @@ def test_gateway_splits_traffic_by_the_configured_weights(platform) -> None:
     assert all(len(d) == 1 for d in digests.values()) and digests["1"] != digests["2"], digests
 
 
+def test_every_answer_through_the_gateway_is_on_record(platform) -> None:
+    ids = {}
+    with httpx.Client(base_url=platform["gateway"], timeout=30) as client:
+        for i in range(20):
+            rid = f"compose-audit-{i}-{uuid.uuid4().hex[:6]}"
+            r = client.post("/v2/models/credit-score/infer", json=V2_BODY, headers={"x-request-id": rid})
+            assert r.status_code == 200, r.text
+            ids[rid] = r.headers["x-model-version"]
+    recorded = {}
+    for service in ("stable", "canary"):
+        out = compose(platform["env"], "exec", "-T", service, "python", "-m", "audit", "query", "--format", "jsonl",
+                      check=False).stdout
+        for line in out.splitlines():
+            rec = json.loads(line)
+            recorded[rec["request_id"]] = rec["model_version"]
+    assert {rid: recorded.get(rid) for rid in ids} == ids
+
+
 def test_web_client_scores_through_the_gateway(platform) -> None:
     form = httpx.get(f"{platform['web']}/api/form", timeout=60).json()
     assert [f["name"] for f in form["fields"]] == list(APPLICANT)
