@@ -1,5 +1,5 @@
 """`rollout status` on recorded API objects of every mode (no cluster runs here), and the
-recorded objects themselves checked against the KServe v0.20 and Gateway API v1.2.1 CRDs."""
+recorded objects themselves checked against the KServe v0.20 and Gateway API v1.5.1 CRDs."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ FIXTURES = REPO / "tests" / "fixtures" / "k8s"
 CRDS = SHARED / "crds"
 CRD_FILES = {
     ("serving.kserve.io/v1beta1", "InferenceService"): "kserve-v0.20.0/serving.kserve.io_inferenceservices.yaml",
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "gateway-api-v1.2.1/gateway.networking.k8s.io_httproutes.yaml",
-    ("gateway.networking.k8s.io/v1", "GRPCRoute"): "gateway-api-v1.2.1/gateway.networking.k8s.io_grpcroutes.yaml",
+    # vendored in tests/crds (../shared has v1.2.1 only); an absolute path wins over CRDS / ...
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): REPO / "tests/crds/gateway-api-v1.5.1/gateway.networking.k8s.io_httproutes.yaml",
+    ("gateway.networking.k8s.io/v1", "GRPCRoute"): REPO / "tests/crds/gateway-api-v1.5.1/gateway.networking.k8s.io_grpcroutes.yaml",
 }
 
 
