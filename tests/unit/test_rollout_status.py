@@ -170,3 +170,18 @@ def test_analyze_of_a_release_without_canary_holds(tmp_path, capsys) -> None:
     assert json.loads(out.read_text())["no_canary"] is True
     assert main(["decide", "--analysis", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[-2] == "HOLD: no canary running: nothing to judge"
+
+
+def test_a_lone_unnamed_predictor_is_the_default_gateway_mode() -> None:
+    """The default release without a canary where the routes cannot be read (no Gateway API
+    CRDs, or no RBAC on them): one InferenceService whose predictor has no name is gateway mode;
+    a named one stays standard."""
+    objects = RecordedApi.from_files(FIXTURES / "gateway-canary-25.yaml").objects
+    stable = [o for o in objects if o["kind"] == "InferenceService" and o["metadata"]["name"].endswith("-v1")]
+    st = rollout_status(RecordedApi(stable), "credit", "ml")
+    assert st.mode == "gateway" and [(b.role, b.version) for b in st.backends] == [("unrouted", "1")], st.table()
+    named = RecordedApi.from_files(FIXTURES / "standard-canary-10.yaml").objects
+    for o in named:
+        if o["kind"] == "InferenceService":
+            o["spec"].pop("canary", None)
+    assert rollout_status(RecordedApi(named), "credit", "ml").mode == "standard"
