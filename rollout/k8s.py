@@ -238,13 +238,20 @@ def _condition(obj: dict, *types: str) -> bool | None:
 
 
 def detect_mode(isvcs: list[dict], routes: list[dict]) -> str:
+    """gateway (the chart's default): routes of the release, several InferenceServices, or one
+    whose predictor has no name (the chart names standard-mode predictors by their model, so
+    the default release without a canary is recognised even where the routes cannot be read);
+    knative: Knative deployment mode or canaryTrafficPercent; else standard."""
     if routes or len(isvcs) > 1:
         return "gateway"
     isvc = isvcs[0] if isvcs else {}
     annotations = (isvc.get("metadata") or {}).get("annotations") or {}
+    predictor = (isvc.get("spec") or {}).get("predictor") or {}
     if annotations.get("serving.kserve.io/deploymentMode", "").lower() in {"knative", "serverless"} \
-            or "canaryTrafficPercent" in ((isvc.get("spec") or {}).get("predictor") or {}):
+            or "canaryTrafficPercent" in predictor:
         return "knative"
+    if isvc and not predictor.get("name") and not (isvc.get("spec") or {}).get("canary"):
+        return "gateway"
     return "standard"
 
 

@@ -23,10 +23,12 @@ TOOLS = Path(os.environ.get("TOOLS_DIR") or REPO / ".tools")
 HELM = TOOLS / "bin" / "helm"
 CHECKOV = TOOLS / "checkov-venv" / "bin" / "checkov"
 CRD_DIR = REPO.parent / "shared" / "crds"
+# Gateway API v1.5.1 (KServe v0.20.0's go.mod, Envoy Gateway v1.8), vendored: ../shared has v1.2.1 only
+GATEWAY_API_CRDS = REPO / "tests" / "crds" / "gateway-api-v1.5.1"
 CRD_FILES = {
     ("serving.kserve.io", "InferenceService"): CRD_DIR / "kserve-v0.20.0" / "serving.kserve.io_inferenceservices.yaml",
-    ("gateway.networking.k8s.io", "HTTPRoute"): CRD_DIR / "gateway-api-v1.2.1" / "gateway.networking.k8s.io_httproutes.yaml",
-    ("gateway.networking.k8s.io", "GRPCRoute"): CRD_DIR / "gateway-api-v1.2.1" / "gateway.networking.k8s.io_grpcroutes.yaml",
+    ("gateway.networking.k8s.io", "HTTPRoute"): GATEWAY_API_CRDS / "gateway.networking.k8s.io_httproutes.yaml",
+    ("gateway.networking.k8s.io", "GRPCRoute"): GATEWAY_API_CRDS / "gateway.networking.k8s.io_grpcroutes.yaml",
 }
 RELEASE = "demo"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -56,7 +56,8 @@ def test_names_are_dns_labels_within_63(tools, values: Path):
 def test_names_fit_63_with_a_long_release_name(tools):
     long = tuple(["fullnameOverride=" + "a" * 63, "rollout.canary.enabled=true",
                   "rollout.canary.version=123456", "serving.stable.version=123455"])
-    for values in ("default-values.yaml", "gateway-canary-10-values.yaml", "knative-canary-10-values.yaml"):
+    for values in ("default-values.yaml", "standard-canary-10-values.yaml", "gateway-canary-10-values.yaml",
+                   "knative-canary-10-values.yaml"):
         for obj in render_ci(values, *long):
             for name in [obj["metadata"]["name"]] + (kserve_names(obj) if obj["kind"] == "InferenceService" else []):
                 assert len(name) <= 63 and DNS_LABEL.match(name), f"{values} {ident(obj)}: {name!r}"

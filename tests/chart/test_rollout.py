@@ -134,7 +134,7 @@ def test_promotion_keeps_the_canary_objects_unchanged(tools):
     """standard: the promoted model's predictor is the former canary (same name and pod);
     gateway: the promoted InferenceService is the former canary one, byte for byte."""
     during = render_ci("standard-canary-10-values.yaml")
-    after = render_ci("default-values.yaml", "serving.stable.version=2")
+    after = render_ci("default-values.yaml", "rollout.mode=standard", "serving.stable.version=2")
     canary = one(during, "InferenceService")["spec"]["canary"][0]["predictor"]
     promoted = one(after, "InferenceService")["spec"]["predictor"]
     pod_fields = lambda p: {k: v for k, v in p.items() if k not in ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget")}
@@ -143,6 +143,36 @@ def test_promotion_keeps_the_canary_objects_unchanged(tools):
     during = {o["metadata"]["name"]: o for o in by_kind(render_ci("gateway-canary-100-values.yaml"), "InferenceService")}
     after = {o["metadata"]["name"]: o for o in by_kind(render_ci("gateway-values.yaml", "serving.stable.version=2"), "InferenceService")}
     assert after == {f"{BASE}-v2": during[f"{BASE}-v2"]}
+    # the default mode promotes the same way
+    default = {o["metadata"]["name"]: o for o in by_kind(render_ci("default-values.yaml", "serving.stable.version=2"), "InferenceService")}
+    assert default == after
+
+
+def test_default_mode_is_gateway_with_a_weighted_canary(tools):
+    """The default canary splits traffic by the chart's own route weights (KServe v0.20.0's
+    Standard-mode HTTPRoute has no weighted canary backend)."""
+    assert effective_values()["rollout"]["mode"] == "gateway"
+    objects = render_ci("default-values.yaml", "rollout.canary.enabled=true", "rollout.canary.trafficPercent=25")
+    assert route_weights(one(objects, "HTTPRoute")) == {f"{BASE}-v1-predictor": 75, f"{BASE}-v2-predictor": 25}
+    assert route_weights(one(objects, "GRPCRoute")) == {f"{BASE}-v1-predictor": 75, f"{BASE}-v2-predictor": 25}
+    assert sorted(o["metadata"]["name"] for o in by_kind(objects, "InferenceService")) == [f"{BASE}-v1", f"{BASE}-v2"]
+
+
+def test_standard_canary_needs_the_kserve_acknowledgement(tools):
+    """A standard-mode canary with traffic fails unless rollout.standard.kserveSplitsCanaryTraffic
+    says the KServe in use splits it; at 0 % (dark) it renders without."""
+    from .support import helm, template_args
+
+    proc = helm(*template_args((), ("rollout.mode=standard", "rollout.canary.enabled=true",
+                                    "rollout.canary.trafficPercent=25")), check=False)
+    assert proc.returncode != 0
+    for needle in ("rollout.mode standard", "trafficPercent 25", "rollout.standard.kserveSplitsCanaryTraffic",
+                   "rollout.mode gateway"):
+        assert needle in proc.stderr, proc.stderr
+    render_ci("default-values.yaml", "rollout.mode=standard", "rollout.canary.enabled=true", "rollout.canary.trafficPercent=0")
+    isvc = one(render_ci("default-values.yaml", "rollout.mode=standard", "rollout.canary.enabled=true",
+                         "rollout.standard.kserveSplitsCanaryTraffic=true"), "InferenceService")
+    assert isvc["spec"]["canary"][0]["trafficPercent"] == 10
 
 
 def test_helm_test_targets_the_stable_predictor(tools):

@@ -27,8 +27,11 @@ NAME = "credit-credit-score-rollout-analysis"
 
 def render(tmp_path, mode: str = "gateway", check: bool = True, **cron) -> list[dict] | str:
     values = tmp_path / "values.yaml"
-    values.write_text(yaml.safe_dump({"rollout": {"mode": mode, "canary": {"enabled": True, "version": 2, "trafficPercent": 10},
-                                                  "analysis": {"enabled": True, "cronJob": {**CRON, **cron}}}}))
+    rollout = {"mode": mode, "canary": {"enabled": True, "version": 2, "trafficPercent": 10},
+               "analysis": {"enabled": True, "cronJob": {**CRON, **cron}}}
+    if mode == "standard":  # a standard-mode canary with traffic needs the acknowledgement (_validate.tpl)
+        rollout["standard"] = {"kserveSplitsCanaryTraffic": True}
+    values.write_text(yaml.safe_dump({"rollout": rollout}))
     done = subprocess.run([str(HELM), "template", "credit", str(CHART), "-n", "ml", "-f", str(values)],
                           capture_output=True, text=True, timeout=60)
     if not check:

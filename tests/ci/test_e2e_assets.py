@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.chart.support import CRD_DIR, _strict, crd_schema, effective_values, ident, render
+from tests.chart.support import CRD_DIR, GATEWAY_API_CRDS, _strict, crd_schema, effective_values, ident, render
 from tests.chart.test_schemas import is_custom, object_meta_validator, supported_kube_versions
 from tests.cluster.kube import Settings
 
@@ -26,7 +26,7 @@ from .conftest import REPO
 MANIFESTS = REPO / "manifests"
 VALUES = MANIFESTS / "values-kind.yaml"
 SCRIPT = REPO / "scripts" / "e2e-kind.sh"
-GATEWAY_CRDS = CRD_DIR / "gateway-api-v1.2.1"
+GATEWAY_CRDS = GATEWAY_API_CRDS  # vendored v1.5.1, as the control-plane tier installs
 
 
 def pins() -> dict[str, str]:
@@ -48,10 +48,30 @@ def test_every_prerequisite_is_pinned_to_an_exact_version() -> None:
     p = pins()
     for key in ("KIND_VERSION", "CERT_MANAGER_VERSION", "GATEWAY_API_VERSION", "ENVOY_GATEWAY_VERSION", "KSERVE_VERSION"):
         assert re.fullmatch(r"v\d+\.\d+\.\d+", p[key]), f"{key}={p[key]!r} is not an exact vX.Y.Z"
-    assert p["GATEWAY_API_VERSION"] == "v1.2.1"
+    # the control-plane tier's pins: Gateway API CRDs it installs, Kubernetes it builds
+    assert GATEWAY_CRDS.name == f"gateway-api-{p['GATEWAY_API_VERSION']}", GATEWAY_CRDS
+    assert p["GATEWAY_API_VERSION"] == "v1.5.1"
     assert re.fullmatch(r"kindest/node:v1\.\d+\.\d+@sha256:[0-9a-f]{64}", p["KIND_NODE_IMAGE"]), p["KIND_NODE_IMAGE"]
     # KServe v0.20 is what the chart's CRD schemas come from (and the first with spec.canary[]).
     assert p["KSERVE_VERSION"] == "v0.20.0"
+
+
+
+def test_the_pins_match_the_control_plane_tier() -> None:
+    """kind's Kubernetes minor, KServe and the Gateway API CRDs are those the controlplane tier
+    runs (tools/controlplane/*/go.mod, tests/controlplane/conftest.py)."""
+    p = pins()
+    kube = re.search(r"^\s*k8s\.io/kubernetes (v\d+\.\d+)\.\d+$", (REPO / "tools/controlplane/kubernetes/go.mod").read_text(), re.M)
+    assert kube, "k8s.io/kubernetes not required in tools/controlplane/kubernetes/go.mod"
+    assert p["KIND_NODE_IMAGE"].startswith(f"kindest/node:{kube[1]}."), (p["KIND_NODE_IMAGE"], kube[1])
+    assert f"github.com/kserve/kserve {p['KSERVE_VERSION']}" in (REPO / "tools/controlplane/kserve/go.mod").read_text()
+    tier = (REPO / "tests/controlplane/conftest.py").read_text()
+    assert f'KSERVE_VERSION = "{p["KSERVE_VERSION"]}"' in tier
+    assert f'"gateway-api-{p["GATEWAY_API_VERSION"]}"' in tier
+    crds = {d["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"]
+            for f in GATEWAY_CRDS.glob("*.yaml") for d in docs(f) if d["kind"] == "CustomResourceDefinition"}
+    assert crds == {p["GATEWAY_API_VERSION"]}, crds
+    assert (GATEWAY_CRDS / "LICENSE").is_file()
 
 
 def test_the_script_installs_exactly_the_pinned_versions() -> None:
@@ -93,9 +113,7 @@ def gateway_schema(kind: str) -> dict:
     return _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
 
 
-def test_gateway_and_class_validate_against_gateway_api_v1_2_1() -> None:
-    if not GATEWAY_CRDS.is_dir():
-        pytest.skip(f"CRD schemas not found at {CRD_DIR} (CI clones the repo with shared/ beside it)")
+def test_gateway_and_class_validate_against_gateway_api_v1_5_1() -> None:
     objs = {d["kind"]: d for d in docs(MANIFESTS / "gateway.yaml")}
     errors = []
     for kind in ("Gateway", "GatewayClass"):

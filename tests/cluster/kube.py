@@ -184,7 +184,9 @@ class Cluster:
         raise AssertionError(f"routes not programmed within {timeout_s} s: {pending}")
 
     def route_weights(self) -> dict[str, int]:
-        route = self.get_json("httproutes.gateway.networking.k8s.io", "-l", f"app.kubernetes.io/instance={self.s.release}")["items"][0]
+        """Backend weights of the chart's HTTPRoute (component rollout; KServe's own routes aside)."""
+        route = self.get_json("httproutes.gateway.networking.k8s.io", "-l",
+                              f"app.kubernetes.io/instance={self.s.release},app.kubernetes.io/component=rollout")["items"][0]
         return {b["name"]: b.get("weight", 1) for b in route["spec"]["rules"][0]["backendRefs"]}
 
     def pod_metrics(self, isvc: str, metric: str) -> float:

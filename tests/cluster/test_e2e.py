@@ -167,9 +167,14 @@ def canary_revision(cluster: Cluster, second_version: str) -> int:
 
 
 def test_canary_share_lies_within_the_binomial_interval(cluster, canary_revision, second_version, stable_version,
-                                                       gateway, model_name, body) -> None:
+                                                       gateway, model_name, body, values) -> None:
+    """The chart's default canary (rollout.mode gateway: the chart's weighted HTTPRoute to one
+    InferenceService per model) splits real requests as its weights say."""
+    assert "mode" not in (yaml.safe_load(cluster.s.values.read_text()).get("rollout") or {}), "the e2e tests the default mode"
+    assert values["rollout"]["mode"] == "gateway"
     weights = cluster.route_weights()
-    assert sorted(weights.values()) == [CANARY_PERCENT, 100 - CANARY_PERCENT], weights
+    assert weights == {f"{cluster.isvc_by_version()[stable_version]}-predictor": 100 - CANARY_PERCENT,
+                       f"{cluster.isvc_by_version()[second_version]}-predictor": CANARY_PERCENT}, weights
     seen = versions_seen(gateway, model_name, body, SPLIT_REQUESTS)
     assert set(seen) == {stable_version, second_version}, set(seen)
     assert_split(seen, second_version, CANARY_PERCENT)

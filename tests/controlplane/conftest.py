@@ -20,7 +20,8 @@ import yaml
 from . import cp
 
 KSERVE_VERSION = "v0.20.0"  # tools/controlplane/kserve/go.mod
-GATEWAY_API_CRDS = cp.REPO.parent / "shared" / "crds" / "gateway-api-v1.2.1"
+# Gateway API v1.5.1: the version KServe v0.20.0 is built against (its go.mod); tests/crds/README.md
+GATEWAY_API_CRDS = cp.REPO / "tests" / "crds" / "gateway-api-v1.5.1"
 NODE = "kwok-node-0"
 
 

@@ -1,5 +1,5 @@
 """`rollout status` on recorded API objects of every mode (no cluster runs here), and the
-recorded objects themselves checked against the KServe v0.20 and Gateway API v1.2.1 CRDs."""
+recorded objects themselves checked against the KServe v0.20 and Gateway API v1.5.1 CRDs."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ FIXTURES = REPO / "tests" / "fixtures" / "k8s"
 CRDS = SHARED / "crds"
 CRD_FILES = {
     ("serving.kserve.io/v1beta1", "InferenceService"): "kserve-v0.20.0/serving.kserve.io_inferenceservices.yaml",
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "gateway-api-v1.2.1/gateway.networking.k8s.io_httproutes.yaml",
-    ("gateway.networking.k8s.io/v1", "GRPCRoute"): "gateway-api-v1.2.1/gateway.networking.k8s.io_grpcroutes.yaml",
+    # vendored in tests/crds (../shared has v1.2.1 only); an absolute path wins over CRDS / ...
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): REPO / "tests/crds/gateway-api-v1.5.1/gateway.networking.k8s.io_httproutes.yaml",
+    ("gateway.networking.k8s.io/v1", "GRPCRoute"): REPO / "tests/crds/gateway-api-v1.5.1/gateway.networking.k8s.io_grpcroutes.yaml",
 }
 
 
@@ -169,3 +170,18 @@ def test_analyze_of_a_release_without_canary_holds(tmp_path, capsys) -> None:
     assert json.loads(out.read_text())["no_canary"] is True
     assert main(["decide", "--analysis", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[-2] == "HOLD: no canary running: nothing to judge"
+
+
+def test_a_lone_unnamed_predictor_is_the_default_gateway_mode() -> None:
+    """The default release without a canary where the routes cannot be read (no Gateway API
+    CRDs, or no RBAC on them): one InferenceService whose predictor has no name is gateway mode;
+    a named one stays standard."""
+    objects = RecordedApi.from_files(FIXTURES / "gateway-canary-25.yaml").objects
+    stable = [o for o in objects if o["kind"] == "InferenceService" and o["metadata"]["name"].endswith("-v1")]
+    st = rollout_status(RecordedApi(stable), "credit", "ml")
+    assert st.mode == "gateway" and [(b.role, b.version) for b in st.backends] == [("unrouted", "1")], st.table()
+    named = RecordedApi.from_files(FIXTURES / "standard-canary-10.yaml").objects
+    for o in named:
+        if o["kind"] == "InferenceService":
+            o["spec"].pop("canary", None)
+    assert rollout_status(RecordedApi(named), "credit", "ml").mode == "standard"

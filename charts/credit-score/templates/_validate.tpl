@@ -118,6 +118,9 @@ Usage: {{- include "credit-score.validate.rollout" . }}
 {{- if and (eq $r.mode "standard") (gt (int $s.canaryReplicas) (int $s.minReplicas)) -}}
 {{- fail (printf "rollout.mode standard: serving.canaryReplicas (%v) must not exceed serving.minReplicas (%v) (KServe rejects such a canary)" $s.canaryReplicas $s.minReplicas) -}}
 {{- end -}}
+{{- if and (eq $r.mode "standard") (gt (int $r.canary.trafficPercent) 0) (not (dig "standard" "kserveSplitsCanaryTraffic" false $r)) -}}
+{{- fail (printf "rollout.mode standard: a canary at rollout.canary.trafficPercent %v would get no traffic: KServe up to v0.20.0 creates the canary's Deployment and Service but its HTTPRoute has no weighted canary backend (kserve PRs #5912, #5984). Use rollout.mode gateway (the default: the chart's own weighted HTTPRoute/GRPCRoute), or, on a KServe that has those changes, set rollout.standard.kserveSplitsCanaryTraffic to true" $r.canary.trafficPercent) -}}
+{{- end -}}
 {{- end -}}
 {{- if $r.shadow -}}
 {{- if ne $r.mode "gateway" -}}
