@@ -8,7 +8,7 @@ An artifact is a folder with two files:
   (vocabulary indices, 0 = out-of-vocabulary or missing). Output ``logit`` float32 [N].
 * ``artifact.json`` – everything else: schema version, the feature spec with the fitted
   transform parameters, calibration, scoring parameters, reason-code texts, metrics, and the
-  sha256 of ``network.onnx``.
+  sha256 of ``network.onnx``, and (schema 2) the training reference distributions for drift.
 
 The artifact digest is the sha256 of ``artifact.json``'s bytes, which in turn pin the
 network's bytes. Serving refuses a schema version it does not know. Nothing here unpickles.
@@ -25,8 +25,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+from credit_model.drift import DriftReference
+
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1, 2})
+"""2 added `reference` (the training distributions drift is measured against); a schema-1
+artifact serves as before, without drift figures."""
 SPEC_FILE = "artifact.json"
 NETWORK_FILE = "network.onnx"
 ONNX_INPUTS = ("numeric", "flags", "categorical")
@@ -131,6 +135,8 @@ class ArtifactSpec(_Frozen):
     metrics: dict[str, float] = Field(default_factory=dict)
     training: dict[str, str] = Field(default_factory=dict)
     """Provenance: config fingerprint, data digest, seed, library versions."""
+    reference: DriftReference | None = None
+    """Training-split bins of every input and of the score (credit_model/drift.py)."""
 
     def feature(self, name: str) -> FeatureSpec:
         for f in self.features:

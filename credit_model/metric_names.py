@@ -11,6 +11,7 @@ DECISION_LABEL = "decision"
 OUTCOME_LABEL = "outcome"
 INPUT_LABEL = "input"
 BUCKET_LABEL = "le"
+FEATURE_LABEL = "feature"
 
 DECISIONS = "credit_score_decisions"
 ROWS = "credit_score_rows"
@@ -20,6 +21,10 @@ LATENCY = "credit_score_request_seconds"
 SCORE = "credit_score_score_points"
 PD = "credit_score_probability_of_default"
 MODEL_INFO = "credit_score_model_info"
+# drift against the training reference (gauges over the predictor's drift window)
+INPUT_PSI = "credit_score_input_psi"
+SCORE_DRIFT_PSI = "credit_score_score_drift_psi"
+DRIFT_ROWS = "credit_score_drift_window_rows"
 
 
 def total(counter: str) -> str:

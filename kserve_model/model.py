@@ -23,6 +23,7 @@ from credit_model.engine import ScoredBatch, ScoringEngine
 from credit_model.model_uri import ModelUriError
 from kserve_model import routes
 from kserve_model.audit_log import AuditLog, AuditUnavailable
+from kserve_model.drift_monitor import DriftWindow, drift_metrics
 from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
 from kserve_model.request import RequestError, decode_request
 from kserve_model.resolve import ModelRef, resolve_model
@@ -53,6 +54,7 @@ class CreditScoreModel(Model):
         self.identity: dict[str, str] = {}
         self.ready_seconds: float | None = None
         self.audit: AuditLog | None = None
+        self.drift: DriftWindow | None = None
         decision_log(settings.decision_log_size).names.add(settings.model_name)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -93,6 +95,10 @@ class CreditScoreModel(Model):
     def _announce(self) -> None:
         """Per process: metrics info series and the published spec (REST workers re-announce)."""
         credit_metrics().model_loaded(self.name, self.ref.version, self.engine.artifact.digest)
+        reference = self.engine.spec.reference
+        if reference is not None:  # a schema-1 artifact has none: no drift figures
+            self.drift = drift_metrics().windows.setdefault(
+                (self.name, self.ref.version), DriftWindow(reference, self.settings.drift_window_seconds))
         publish(self.name, self.engine.spec, self.identity)
 
     def _not_ready(self, message: str) -> bool:
@@ -103,7 +109,7 @@ class CreditScoreModel(Model):
 
     def __getstate__(self) -> dict:
         # the engine pickles itself (see ScoringEngine.__reduce__); the audit writer is per process
-        return {**self.__dict__, "audit": None}
+        return {**self.__dict__, "audit": None, "drift": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -159,6 +165,8 @@ class CreditScoreModel(Model):
         REQUESTS.labels(self.name, ref.version, "ok").inc()
         LATENCY.labels(self.name, ref.version).observe(seconds)
         credit_metrics().observe(self.name, ref.version, batch.score, batch.probability_of_default, batch.decision)
+        if self.drift is not None:
+            self.drift.observe(columns, batch.score)
         if self.settings.decision_log_size:
             decision_log().record(request_id, ref.version, batch.decision.tolist())
         identity = self.identity

@@ -55,6 +55,8 @@ class ServeSettings(BaseSettings):
                                      "turns not-ready (as on a full disk) rather than answer unrecorded; 0: none")
     audit_group_commit_ms: float = Field(default=0.0, ge=0, le=100, description="longest wait for more requests to "
                                          "share a commit; 0: commit what queued during the previous one")
+    drift_window_seconds: float = Field(default=3600.0, gt=0, description="window of the live input and score PSI "
+                                        "against the training reference (credit_score_input_psi gauges)")
     fault_delay_ms: float = Field(default=0.0, ge=0, description="TESTING AID, off by default: latency added to every request")
     fault_error_rate: float = Field(default=0.0, ge=0, le=1,
                                     description="TESTING AID, off by default: share of requests answered HTTP 500")

@@ -25,12 +25,13 @@ def quick_config():
 def trained(quick_config, tmp_path_factory):
     """A quickly trained German credit model and its exported artifact folder."""
     from training_job.data import load_dataset
-    from training_job.export import export_artifact
+    from training_job.export import export_artifact, training_reference
     from training_job.pipeline import fit_model, split_indices
 
     ds = load_dataset(quick_config.data)
     train, val, test = split_indices(ds.target, quick_config.split)
     fm = fit_model(ds.frame, ds.target, train, val, quick_config)
     out = tmp_path_factory.mktemp("artifact")
-    spec, digest = export_artifact(fm, quick_config, ds.frame.iloc[test], out, {"test_auc": 0.5}, {"fingerprint": "x"})
+    spec, digest = export_artifact(fm, quick_config, ds.frame.iloc[test], out, {"test_auc": 0.5}, {"fingerprint": "x"},
+                                   training_reference(fm, quick_config, ds.frame.iloc[train]))
     return {"fm": fm, "ds": ds, "test_rows": test, "dir": out, "spec": spec, "digest": digest}

@@ -13,6 +13,9 @@ import pandas as pd
 import torch
 
 from credit_model.artifact import ONNX_OUTPUT, ArtifactSpec, Band, Scoring, write_artifact
+from credit_model.drift import DriftReference, drift_reference
+from credit_model.frames import frame_to_columns
+from credit_model.scoring import score_points
 from training_job.config import ScoringConfig, TrainConfig
 from training_job.network import Ensemble, StackedEnsemble
 from training_job.pipeline import FittedModel
@@ -62,8 +65,16 @@ def scoring_params(s: ScoringConfig) -> Scoring:
     )
 
 
+def training_reference(fm: FittedModel, cfg: TrainConfig, train_frame: pd.DataFrame) -> DriftReference:
+    """The training split's distribution of every input and of the score: what drift is measured against."""
+    points = score_points(fm.predict_pd(train_frame), scoring_params(cfg.scoring))
+    kinds = {f.name: (f.kind, f.categories) for f in fm.features}
+    return drift_reference(frame_to_columns(train_frame, fm.features), kinds, points)
+
+
 def build_spec(
-    fm: FittedModel, cfg: TrainConfig, network: bytes, metrics: dict[str, float], training: dict[str, str]
+    fm: FittedModel, cfg: TrainConfig, network: bytes, metrics: dict[str, float], training: dict[str, str],
+    reference: DriftReference | None = None,
 ) -> ArtifactSpec:
     info = fm.network_info.model_copy(update={"sha256": hashlib.sha256(network).hexdigest()})
     return ArtifactSpec(
@@ -74,6 +85,7 @@ def build_spec(
         scoring=scoring_params(cfg.scoring),
         metrics=metrics,
         training=training,
+        reference=reference,
     )
 
 
@@ -84,6 +96,7 @@ def export_artifact(
     directory: Path,
     metrics: dict[str, float],
     training: dict[str, str],
+    reference: DriftReference | None = None,
 ) -> tuple[ArtifactSpec, str]:
     """Write the artifact after proving the ONNX graph reproduces the network on `check_frame`."""
     inputs = fm.encode(check_frame)
@@ -91,6 +104,6 @@ def export_artifact(
     diff = float(np.max(np.abs(onnx_logits(network, inputs) - fm.logits(check_frame))))
     if not diff <= MAX_LOGIT_DIFF:
         raise RuntimeError(f"ONNX export does not reproduce the network: max |logit diff| = {diff:.2e}")
-    spec = build_spec(fm, cfg, network, metrics, training)
+    spec = build_spec(fm, cfg, network, metrics, training, reference)
     digest = write_artifact(directory, spec, network)
     return spec, digest

@@ -18,7 +18,7 @@ from credit_model.scoring import decide, score_points
 from training_job.config import TrainConfig
 from training_job.data import Dataset, load_dataset
 from training_job.evaluation import classification_metrics
-from training_job.export import export_artifact, scoring_params
+from training_job.export import export_artifact, scoring_params, training_reference
 from training_job.model_card import model_card
 from training_job.pipeline import FittedModel, fit_model, split_indices
 from training_job.tracker import Evaluation, Exported, NullTracker, Tracker
@@ -92,7 +92,8 @@ def train(cfg: TrainConfig, ds: Dataset, fp: str, out: Path, tracker: Tracker, s
     tracker.log_metrics(metrics)
     tracker.log_evaluation(ev, [(b.name, b.min_score) for b in cfg.scoring.bands])
     training = {**provenance(cfg, ds, fp), **tracker.provenance()}
-    spec, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, metrics, training)
+    reference = training_reference(fm, cfg, ds.frame.iloc[train_rows])
+    spec, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, metrics, training, reference)
     card = model_card(
         spec, cfg,
         data={"source": ds.source, "digest": ds.digest, "rows": str(len(ds.target)),

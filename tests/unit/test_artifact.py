@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from credit_model.engine import ScoringEngine
-from credit_model.artifact import NETWORK_FILE, SPEC_FILE, ArtifactError, UnsupportedSchemaError, read_artifact
+from credit_model.artifact import NETWORK_FILE, SCHEMA_VERSION, SPEC_FILE, ArtifactError, UnsupportedSchemaError, read_artifact
 from credit_model.frames import frame_to_columns
 
 
@@ -27,7 +27,7 @@ def test_artifact_holds_no_pickle(trained) -> None:
     files = sorted(p.name for p in Path(trained["dir"]).iterdir())
     assert files == [SPEC_FILE, NETWORK_FILE]
     raw = json.loads((trained["dir"] / SPEC_FILE).read_text())
-    assert raw["schema_version"] == 1 and raw["network"]["sha256"]
+    assert raw["schema_version"] == SCHEMA_VERSION and raw["reference"] is not None and raw["network"]["sha256"]
 
 
 def copy_artifact(trained, tmp_path: Path) -> Path:
