@@ -152,7 +152,8 @@ def cmd_decide(args: DecideSettings) -> int:
         t = thresholds_from_values(args.values, {
             "min_requests": args.min_requests, "max_error_rate_delta": args.max_error_rate_delta,
             "max_p99_ratio": args.max_p99_ratio, "p99_slack_seconds": args.p99_slack_seconds,
-            "max_score_psi": args.max_score_psi, "max_decision_flip_share": args.max_decision_flip_share, "steps": steps})
+            "max_score_psi": args.max_score_psi, "max_decision_flip_share": args.max_decision_flip_share,
+            "max_input_psi": args.max_input_psi, "steps": steps})
     except (ValueError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

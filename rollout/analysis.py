@@ -132,12 +132,18 @@ class PrometheusSource:
         expr = f"sum by ({by}) ({inner})" if by else f"sum({inner})"
         return [((item["metric"].get(by) if by else None), float(item["value"][1])) for item in self.query(expr)]
 
+    def _gauge_by(self, series: str, matchers: str, by: str) -> list[tuple[str | None, float]]:
+        return [(item["metric"].get(by), float(item["value"][1]))
+                for item in self.query(f"max by ({by}) ({series}{{{matchers}}})")]
+
     def side(self, side: Side, window: float) -> Figures:
         m = self.matchers(side)
         f = Figures()
         f.requests = {k or "": v for k, v in self._by(REQUESTS, m, window, names.OUTCOME_LABEL)}
         f.decisions = {k or "": v for k, v in self._by(DECISIONS, m, window, names.DECISION_LABEL)}
         f.rows = sum(v for _, v in self._by(ROWS, m, window, None))
+        # a gauge over the predictor's own window: its latest value, the largest over pods
+        f.input_psi = {k or "": v for k, v in self._gauge_by(names.INPUT_PSI, m, names.FEATURE_LABEL)}
         for series, hist in ((LATENCY, f.latency), (SCORE, f.score)):
             hist.buckets = {parse_le(k): v for k, v in self._by(f"{series}_bucket", m, window, names.BUCKET_LABEL) if k is not None}
             hist.sum = sum(v for _, v in self._by(f"{series}_sum", m, window, None))
@@ -259,7 +265,8 @@ def format_table(a: dict) -> str:
     for label, key, fmt in (("version", "version", None), ("requests", "requests", "d"), ("ok", "ok", "d"),
                             ("invalid (400)", "invalid", "d"), ("errors (500)", "errors", "d"),
                             ("error rate", "error_rate", ".4f"), ("invalid rate", "invalid_rate", ".4f"),
-                            ("p99 latency ms", "p99_seconds", "ms"), ("rows", "rows", "d"), ("mean score", "mean_score", ".1f")):
+                            ("p99 latency ms", "p99_seconds", "ms"), ("rows", "rows", "d"), ("mean score", "mean_score", ".1f"),
+                            ("max input PSI", "max_input_psi", ".4f"), ("  of input", "max_input_psi_feature", None)):
         cells = []
         for side in ("stable", "canary"):
             v = a[side].get(key)

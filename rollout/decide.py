@@ -44,6 +44,10 @@ class Thresholds:
     p99_slack_seconds: float = 0.005
     max_score_psi: float = 0.1
     max_decision_flip_share: float = 0.05
+    max_input_psi: float | None = None
+    """Largest PSI of any input against the canary's training reference before a step is held
+    (the population moved away from what the canary learnt: not the canary's fault, so a hold,
+    not a rollback); None: no drift gate."""
     steps: tuple[int, ...] = DEFAULT_STEPS
 
     def __post_init__(self) -> None:
@@ -52,7 +56,8 @@ class Thresholds:
             raise ValueError(f"steps must be strictly increasing percentages ending at 100, got {list(steps)}")
         object.__setattr__(self, "steps", steps)
         if self.min_requests < 1 or self.max_error_rate_delta < 0 or self.max_p99_ratio < 1 or self.max_score_psi < 0 \
-                or not 0 <= self.max_decision_flip_share <= 1 or self.p99_slack_seconds < 0:
+                or not 0 <= self.max_decision_flip_share <= 1 or self.p99_slack_seconds < 0 \
+                or (self.max_input_psi is not None and self.max_input_psi < 0):
             raise ValueError(f"thresholds out of range: {self}")
 
 
@@ -64,6 +69,7 @@ VALUES_KEYS = {
     "p99SlackSeconds": "p99_slack_seconds",
     "maxScorePsi": "max_score_psi",
     "maxDecisionFlipShare": "max_decision_flip_share",
+    "maxInputPsi": "max_input_psi",
     "steps": "steps",
 }
 
@@ -150,6 +156,10 @@ def decide(analysis: dict, t: Thresholds, current_percent: int, shadow: bool = F
     if breaches:
         names = list(dict.fromkeys(name for name, _ in breaches))
         return Decision(Action.ROLLBACK, "; ".join(text for _, text in breaches), names, current_percent, 0, shadow)
+    drift = canary.get("max_input_psi")
+    if t.max_input_psi is not None and drift is not None and drift > t.max_input_psi:
+        return held(f"maxInputPsi: input {canary.get('max_input_psi_feature')!r} has PSI {drift:.4f} > "
+                    f"{t.max_input_psi:g} against the canary's training data: the population moved", "maxInputPsi")
 
     ok = (f"within thresholds (error-rate delta <= {t.max_error_rate_delta:g}, p99 ratio <= {t.max_p99_ratio:g}, "
           f"PSI {_fmt(analysis.get('psi'))} <= {t.max_score_psi:g}"

@@ -101,15 +101,20 @@ class Figures:
     """Score points per row (credit_score_score_points)."""
     decisions: dict[str, float] = field(default_factory=dict)
     rows: float = 0.0
+    input_psi: dict[str, float] = field(default_factory=dict)
+    """PSI of each input against the version's training reference, over the predictor's drift
+    window (a gauge: several pods give the largest, and a later scrape replaces an earlier one)."""
 
     def __add__(self, other: Figures) -> Figures:
+        drift = {k: max(self.input_psi.get(k, 0.0), other.input_psi.get(k, 0.0)) for k in {*self.input_psi, *other.input_psi}}
         return Figures(_add_counts(self.requests, other.requests), self.latency + other.latency,
-                       self.score + other.score, _add_counts(self.decisions, other.decisions), self.rows + other.rows)
+                       self.score + other.score, _add_counts(self.decisions, other.decisions), self.rows + other.rows,
+                       drift)
 
     def __sub__(self, other: Figures) -> Figures:
         return Figures(_sub_counts(self.requests, other.requests), self.latency - other.latency,
                        self.score - other.score, _sub_counts(self.decisions, other.decisions),
-                       self.rows - other.rows if self.rows >= other.rows else self.rows)
+                       self.rows - other.rows if self.rows >= other.rows else self.rows, dict(self.input_psi))
 
     @property
     def total_requests(self) -> float:
@@ -135,6 +140,8 @@ class Figures:
             "rows": round(self.rows),
             "mean_score": self.score.sum / self.score.count if self.score.count else None,
             "decisions": {k: round(v) for k, v in sorted(self.decisions.items())},
+            "max_input_psi": max(self.input_psi.values(), default=None),
+            "max_input_psi_feature": max(self.input_psi, key=self.input_psi.get) if self.input_psi else None,
         }
 
 

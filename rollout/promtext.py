@@ -48,6 +48,9 @@ def parse_metrics(text: str) -> dict[Key, Figures]:
                 f.decisions[labels.get(names.DECISION_LABEL, "")] = f.decisions.get(labels.get(names.DECISION_LABEL, ""), 0.0) + value
             elif name == ROWS:
                 fig(labels).rows += value
+            elif name == names.INPUT_PSI:
+                f, feature = fig(labels), labels.get(names.FEATURE_LABEL, "")
+                f.input_psi[feature] = max(f.input_psi.get(feature, 0.0), value)
             elif name in (f"{LATENCY}_bucket", f"{SCORE}_bucket"):
                 hist = fig(labels).latency if name.startswith(LATENCY) else fig(labels).score
                 le = parse_le(labels[names.BUCKET_LABEL])

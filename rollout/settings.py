@@ -73,6 +73,8 @@ class DecideSettings(_Settings):
     p99_slack_seconds: float | None = None
     max_score_psi: float | None = None
     max_decision_flip_share: float | None = None
+    max_input_psi: float | None = Field(default=None, ge=0, description="hold when an input's PSI against the "
+                                        "canary's training reference exceeds this")
     steps: str | None = Field(default=None, description="comma-separated traffic steps, e.g. 10,25,50,100")
     current_percent: int | None = Field(default=None, ge=0, le=100,
                                         description="current canary share (default: the live status in the analysis, "

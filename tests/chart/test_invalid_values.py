@@ -2,10 +2,11 @@
 
 Each file in tests/chart/invalid/ starts with `# expect: <text>`: the text that must appear in
 helm's error. Schema violations come from values.schema.json; cross-field rules from
-templates/_validate.tpl and the image helper."""
+templates/_validate.tpl, which holds every `fail` of the chart."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,10 @@ def test_install_rejects_invalid_values_too(tools):
 def test_ci_values_stay_valid_and_separate():
     """Invalid cases live here, never in ci/ (chart-testing installs every ci/*-values.yaml)."""
     assert not list((CHART / "ci").glob("*invalid*"))
+
+
+def test_every_fail_of_the_chart_is_in_validate_tpl():
+    elsewhere = [f"{path.relative_to(CHART)}:{n}" for path in sorted((CHART / "templates").rglob("*"))
+                 if path.is_file() and path.name != "_validate.tpl"
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"\bfail\b\s*[(\"]", line)]
+    assert elsewhere == []

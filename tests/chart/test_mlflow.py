@@ -71,10 +71,10 @@ def test_writable_home_and_tmp(tools):
     assert {m["mountPath"] for m in c["volumeMounts"]} == {"/tmp", "/mlflow/data", "/mlflow/artifacts"}
 
 
-def test_default_storage_is_two_kept_pvcs(tools):
+def test_default_storage_is_kept_pvcs_for_mlflow_and_the_audit_trail(tools):
     objects = render_ci("default-values.yaml")
     pvcs = {p["metadata"]["name"]: p for p in by_kind(objects, "PersistentVolumeClaim")}
-    assert set(pvcs) == {"demo-credit-score-mlflow-data", "demo-credit-score-mlflow-artifacts"}
+    assert set(pvcs) == {"demo-credit-score-mlflow-data", "demo-credit-score-mlflow-artifacts", "demo-credit-score-audit"}
     for p in pvcs.values():
         assert p["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     dep = one(objects, "Deployment")
@@ -86,7 +86,8 @@ def test_postgres_backend_from_an_existing_secret(tools):
     (c,) = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert "--backend-store-uri" not in c["args"]  # MLflow reads MLFLOW_BACKEND_STORE_URI
     assert env_of(c)["MLFLOW_BACKEND_STORE_URI"] == {"secret": "mlflow-postgres", "key": "uri"}
-    assert [p["metadata"]["name"] for p in by_kind(objects, "PersistentVolumeClaim")] == ["demo-credit-score-mlflow-artifacts"]
+    assert [p["metadata"]["name"] for p in by_kind(objects, "PersistentVolumeClaim")
+            if "mlflow" in p["metadata"]["name"]] == ["demo-credit-score-mlflow-artifacts"]
     parse_with_mlflow(c)
 
 
@@ -99,7 +100,8 @@ def test_s3_artifacts_from_an_existing_secret(tools):
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert env["AWS_ACCESS_KEY_ID"] == {"secret": "mlflow-s3", "key": "AWS_ACCESS_KEY_ID"}
     assert env["AWS_SECRET_ACCESS_KEY"] == {"secret": "mlflow-s3", "key": "AWS_SECRET_ACCESS_KEY"}
-    assert [p["metadata"]["name"] for p in by_kind(objects, "PersistentVolumeClaim")] == ["demo-credit-score-mlflow-data"]
+    assert [p["metadata"]["name"] for p in by_kind(objects, "PersistentVolumeClaim")
+            if "mlflow" in p["metadata"]["name"]] == ["demo-credit-score-mlflow-data"]
     assert parse_with_mlflow(c).params["serve_artifacts"] is True
 
 
@@ -163,3 +165,4 @@ def test_network_policy_extra_sources(tools):
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "notebooks"}}} in peers
     assert np["spec"]["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert not by_kind(render_ci("default-values.yaml", "networkPolicy.enabled=false"), "NetworkPolicy")
+

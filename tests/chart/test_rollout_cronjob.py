@@ -1,4 +1,4 @@
-"""The chart's rollout CronJob and its RBAC (templates/rollout-cronjob.yaml, rollout-rbac.yaml),
+"""The chart's rollout CronJob and its RBAC (templates/rollout/cronjob.yaml, rollout/rbac.yaml),
 rendered with the real helm binary: off by default, a read-only Role unless it applies, and a
 script whose every `python -m rollout` line parses with the CLI's own parser."""
 
@@ -95,6 +95,7 @@ def test_every_rollout_line_of_the_script_parses(tmp_path, cron: dict) -> None:
             assert args.prometheus == (cron.get("prometheusUrl", CRON["prometheusUrl"]) or None)
         if command == "decide":
             assert (args.min_requests, args.max_p99_ratio, args.steps) == (500, 1.25, "10,25,50,100")
+            assert args.max_input_psi == 0.25
 
 
 def test_misconfigurations_fail_with_a_message(tmp_path) -> None:

@@ -106,3 +106,21 @@ def test_thresholds_come_from_the_values_file_then_flags(tmp_path) -> None:
 def test_bad_steps_are_refused(steps: tuple) -> None:
     with pytest.raises(ValueError, match="steps"):
         Thresholds(steps=steps)
+
+
+def drifted(psi_value: float) -> dict:
+    return {**side(), "max_input_psi": psi_value, "max_input_psi_feature": "credit_amount"}
+
+
+def test_input_drift_holds_the_step_naming_the_input() -> None:
+    t = Thresholds(max_input_psi=0.25)
+    d = decide(analysis(canary=drifted(0.31)), t, 25)
+    assert d.action == Action.HOLD and d.breached == ["maxInputPsi"] and d.next_percent is None
+    assert "'credit_amount' has PSI 0.3100 > 0.25" in d.reason
+    assert decide(analysis(canary=drifted(0.2)), t, 25).action == Action.STEP_UP
+    assert decide(analysis(canary=drifted(0.9)), T, 25).action == Action.STEP_UP  # no gate by default
+
+
+def test_a_canary_that_breaks_rolls_back_even_when_the_inputs_drifted() -> None:
+    d = decide(analysis(canary={**drifted(0.9), "error_rate": 0.2}), Thresholds(max_input_psi=0.25), 25)
+    assert d.action == Action.ROLLBACK and d.breached == ["maxErrorRateDelta"]

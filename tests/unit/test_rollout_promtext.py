@@ -55,6 +55,10 @@ credit_score_score_points_bucket{le="600",model_name="credit-score",model_versio
 credit_score_score_points_bucket{le="+Inf",model_name="credit-score",model_version="1"} 432.0
 credit_score_score_points_count{model_name="credit-score",model_version="1"} 432.0
 credit_score_score_points_sum{model_name="credit-score",model_version="1"} 223661.0
+# HELP credit_score_input_psi PSI of each input against its training distribution (CSI), over the drift window
+# TYPE credit_score_input_psi gauge
+credit_score_input_psi{feature="credit_amount",model_name="credit-score",model_version="2"} 0.31
+credit_score_input_psi{feature="age_in_years",model_name="credit-score",model_version="2"} 0.02
 """
 
 
@@ -72,6 +76,15 @@ def test_our_series_are_grouped_by_version_and_others_ignored() -> None:
     assert v1.p99 == pytest.approx(0.01 + 0.02 * (0.99 * 216 - 141) / (214 - 141))  # inside the 10-30 ms bucket
     v2 = parsed[("credit-score", "2")]
     assert v2.requests == {"ok": 4, "invalid": 1} and v2.score.count == 0
+    assert v2.input_psi == {"credit_amount": 0.31, "age_in_years": 0.02} and v1.input_psi == {}
+    assert v2.summary()["max_input_psi"] == 0.31 and v2.summary()["max_input_psi_feature"] == "credit_amount"
+
+
+def test_two_pods_give_the_larger_drift_and_a_later_scrape_replaces_an_earlier_one() -> None:
+    v2 = parse_metrics(PAGE)[("credit-score", "2")]
+    other = parse_metrics(PAGE.replace("} 0.31", "} 0.4"))[("credit-score", "2")]
+    assert (v2 + other).input_psi["credit_amount"] == 0.4
+    assert (other - v2).input_psi["credit_amount"] == 0.4
 
 
 def test_select_sums_matching_series() -> None:
@@ -116,14 +129,18 @@ def test_prometheus_source_queries_increase_over_the_window_per_version() -> Non
         "credit_score_score_points_bucket": [{"metric": {"le": "500"}, "value": [0, "120"]},
                                              {"metric": {"le": "+Inf"}, "value": [0, "300"]}],
         "credit_score_score_points_sum": vec(None, x=156000),
+        "credit_score_input_psi": vec("feature", credit_amount=0.31, age_in_years=0.02),
     }
     with fake_prometheus(answers, seen) as client:
         source = PrometheusSource(client, "http://prom", "credit-score", selector='namespace="ml"')
         f = source.side(Side(version="2"), 600)
     assert f.requests == {"ok": 300, "error": 6} and f.rows == 300
     assert f.latency.buckets == {0.005: 290, INF: 300} and f.score.count == 300
+    assert f.input_psi == {"credit_amount": 0.31, "age_in_years": 0.02}
     assert 'sum by (outcome) (increase(credit_score_requests_total{model_name="credit-score",model_version="2",namespace="ml"}[600s]))' in seen
-    assert all("[600s]" in q for q in seen)
+    # counters over the window; the drift gauge as it stands (the predictor keeps its own window)
+    assert 'max by (feature) (credit_score_input_psi{model_name="credit-score",model_version="2",namespace="ml"})' in seen
+    assert all("[600s]" in q for q in seen if "input_psi" not in q)
 
 
 def test_prometheus_source_without_window_sums_the_counters_and_needs_a_version() -> None:

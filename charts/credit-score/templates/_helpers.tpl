@@ -74,15 +74,12 @@ helm.sh/chart: {{ include "credit-score.chart" .context }}
 {{- end -}}
 
 {{/*
-Image reference <registry>/<repository>:<tag>; the tag defaults to the chart appVersion and is
-never `latest`.
+Image reference <registry>/<repository>:<tag>; the tag defaults to the chart appVersion
+(`latest` is refused by credit-score.validate).
 Usage: {{ include "credit-score.image" (dict "context" . "repository" "credit-score-train" "tag" "") }}
 */}}
 {{- define "credit-score.image" -}}
 {{- $tag := default .context.Chart.AppVersion .tag | toString -}}
-{{- if eq $tag "latest" -}}
-{{- fail (printf "image %s: the tag `latest` is not allowed; pin a version (default: the chart appVersion %s)" .repository .context.Chart.AppVersion) -}}
-{{- end -}}
 {{- $registry := .context.Values.image.registry | trimSuffix "/" -}}
 {{- if $registry -}}
 {{- printf "%s/%s:%s" $registry .repository $tag -}}

@@ -1,6 +1,7 @@
 {{/*
-Cross-field rules that values.schema.json cannot express readably. Each failure names the
-value to change. Every rule has a values file under tests/chart/invalid/ proving it fails.
+Cross-field rules that values.schema.json cannot express readably: every `fail` of the chart
+is here, and validate.yaml runs them on every install, upgrade and template. Each failure names
+the value to change. Every rule has a values file under tests/chart/invalid/ proving it fails.
 Usage: {{- include "credit-score.validate" . }}   (from validate.yaml)
 */}}
 {{- define "credit-score.validate" -}}
@@ -23,6 +24,11 @@ Usage: {{- include "credit-score.validate" . }}   (from validate.yaml)
 {{- if and $m.auth.enabled (not $m.auth.existingSecret) -}}
 {{- fail "mlflow.auth.enabled: set mlflow.auth.existingSecret (a Secret with the user name, the password and, for the in-cluster server, the Flask secret key); the chart never holds credentials" -}}
 {{- end -}}
+{{- range $path, $tag := dict "image.train.tag" $v.image.train.tag "image.serve.tag" $v.image.serve.tag "mlflow.image.tag" $m.image.tag "rollout.analysis.cronJob.image.tag" $v.rollout.analysis.cronJob.image.tag -}}
+{{- if eq (toString $tag) "latest" -}}
+{{- fail (printf "%s: the tag `latest` is not allowed; pin a version (empty: the chart appVersion %s)" $path $.Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
 {{- include "credit-score.validate.training" . -}}
 {{- include "credit-score.validate.serving" . -}}
 {{- include "credit-score.validate.rollout" . -}}
@@ -40,6 +46,9 @@ Usage: {{- include "credit-score.validate.training" . }}
 {{- end -}}
 {{- if not (or $t.config.file $t.config.inline) -}}
 {{- fail "training.config: set training.config.file (a chart file) or training.config.inline (YAML text)" -}}
+{{- end -}}
+{{- if and $t.config.file (not ($.Files.Get $t.config.file)) -}}
+{{- fail (printf "training.config.file: %q is not a file of the chart (put it under charts/credit-score/files/ or use training.config.inline)" $t.config.file) -}}
 {{- end -}}
 {{- if $t.config.inline -}}
 {{- $parsed := fromYaml $t.config.inline -}}
@@ -61,7 +70,7 @@ Exactly one of version and alias in a model reference.
 Usage: {{- include "credit-score.validate.ref" (dict "ref" .Values.serving.stable "path" "serving.stable") }}
 */}}
 {{- define "credit-score.validate.ref" -}}
-{{- $hasVersion := and (not (kindIs "invalid" .ref.version)) (ne (toString .ref.version) "") -}}
+{{- $hasVersion := include "credit-score.serving.hasVersion" .ref -}}
 {{- if and $hasVersion .ref.alias -}}
 {{- fail (printf "%s: set either version or alias, not both (set version to null to use the alias)" .path) -}}
 {{- end -}}
@@ -131,6 +140,15 @@ Usage: {{- include "credit-score.validate.rollout" . }}
 {{- end -}}
 {{- if ne (int $r.canary.trafficPercent) 0 -}}
 {{- fail (printf "rollout.shadow keeps stable at 100%% and mirrors every request to the canary: set rollout.canary.trafficPercent to 0 (it is %v)" $r.canary.trafficPercent) -}}
+{{- end -}}
+{{- end -}}
+{{- $cron := $r.analysis.cronJob -}}
+{{- if and $r.analysis.enabled $cron.enabled -}}
+{{- if and $cron.apply (not $cron.chart) -}}
+{{- fail "rollout.analysis.cronJob.apply runs `helm upgrade <release> <chart>`: set rollout.analysis.cronJob.chart (for example oci://registry.example.com/charts/credit-score)" -}}
+{{- end -}}
+{{- if and (not $cron.prometheusUrl) (ne $r.mode "gateway") -}}
+{{- fail (printf "rollout.analysis.cronJob: without prometheusUrl the analysis scrapes the predictor pods of each model, which only rollout.mode gateway runs apart (it is %s): set rollout.analysis.cronJob.prometheusUrl" $r.mode) -}}
 {{- end -}}
 {{- end -}}
 {{- $previous := 0 -}}

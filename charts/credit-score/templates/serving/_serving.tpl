@@ -8,11 +8,20 @@ as in serving.stable and rollout.canary.
 */}}
 
 {{/*
+"true" when a reference names a version (not null, not empty), else "": the one place of the
+rule that a reference has a version or an alias.
+Usage: {{ if include "credit-score.serving.hasVersion" .Values.serving.stable }}
+*/}}
+{{- define "credit-score.serving.hasVersion" -}}
+{{- if and (not (kindIs "invalid" .version)) (ne (toString .version) "") -}}true{{- end -}}
+{{- end -}}
+
+{{/*
 MLflow model URI of a reference: models:/<name>/<version> or models:/<name>@<alias>.
 Usage: {{ include "credit-score.serving.modelUri" .Values.serving.stable }}
 */}}
 {{- define "credit-score.serving.modelUri" -}}
-{{- if and (not (kindIs "invalid" .version)) (ne (toString .version) "") -}}
+{{- if include "credit-score.serving.hasVersion" . -}}
 {{- printf "models:/%s/%s" .registeredModel (toString .version) -}}
 {{- else -}}
 {{- printf "models:/%s@%s" .registeredModel .alias -}}
@@ -26,7 +35,7 @@ model keeps the same objects whether it runs as canary or as stable (promotion w
 Usage: {{ include "credit-score.serving.slot" .Values.serving.stable }}
 */}}
 {{- define "credit-score.serving.slot" -}}
-{{- if and (not (kindIs "invalid" .version)) (ne (toString .version) "") -}}
+{{- if include "credit-score.serving.hasVersion" . -}}
 {{- printf "v%s" (toString .version) -}}
 {{- else -}}
 {{- .alias -}}
@@ -153,6 +162,15 @@ containers:
   {{- include "credit-score.serving.container" (dict "context" $ "modelUri" $modelUri "standard" $standard) | nindent 2 }}
 volumes:
   {{- include "credit-score.tmpVolume" $ | nindent 2 }}
+  {{- with $s.audit }}{{ if .enabled }}
+  - name: audit
+    {{- if .persistence.enabled }}
+    persistentVolumeClaim:
+      claimName: {{ .persistence.existingClaim | default (include "credit-score.componentName" (dict "context" $ "component" "audit")) }}
+    {{- else }}
+    emptyDir: {}
+    {{- end }}
+  {{- end }}{{ end }}
 {{- end -}}
 
 {{/*
@@ -200,6 +218,20 @@ Usage: {{- include "credit-score.serving.container" (dict "context" . "modelUri"
       value: /tmp/model-cache
     - name: HOME
       value: /tmp
+    - name: DRIFT_WINDOW_SECONDS
+      value: {{ $s.driftWindowSeconds | quote }}
+    - name: AUDIT
+      value: {{ $s.audit.enabled | quote }}
+    {{- if $s.audit.enabled }}
+    - name: AUDIT_DIR
+      value: {{ include "credit-score.serving.auditDir" $ }}
+    - name: AUDIT_INPUTS
+      value: {{ $s.audit.inputs | quote }}
+    - name: AUDIT_RETENTION_DAYS
+      value: {{ $s.audit.retentionDays | quote }}
+    - name: AUDIT_MAX_FILE_MB
+      value: {{ $s.audit.maxFileMb | quote }}
+    {{- end }}
   readinessProbe:
     # the model's readiness: KServe's server-level /v2/health/ready says 200 while the model
     # is still loading (or failed to load), which would route traffic to a pod answering 503
@@ -223,6 +255,18 @@ Usage: {{- include "credit-score.serving.container" (dict "context" . "modelUri"
     {{- include "credit-score.containerSecurityContext" $ | nindent 4 }}
   volumeMounts:
     {{- include "credit-score.tmpMount" $ | nindent 4 }}
+    {{- if $s.audit.enabled }}
+    - name: audit
+      mountPath: {{ include "credit-score.serving.auditDir" $ }}
+    {{- end }}
+{{- end -}}
+
+{{/*
+Where the predictors write their decision records (serving.audit); `python -m audit query`
+reads the same path (AUDIT_DIR) in a predictor pod.
+*/}}
+{{- define "credit-score.serving.auditDir" -}}
+/var/lib/credit-score/audit
 {{- end -}}
 
 {{/*

@@ -17,11 +17,7 @@ Usage: {{ include "credit-score.training.config" . }}
 {{- define "credit-score.training.config" -}}
 {{- $c := .Values.training.config -}}
 {{- if $c.file -}}
-{{- $text := .Files.Get $c.file -}}
-{{- if not $text -}}
-{{- fail (printf "training.config.file: %q is not a file of the chart (put it under charts/credit-score/files/ or use training.config.inline)" $c.file) -}}
-{{- end -}}
-{{- $text -}}
+{{- .Files.Get $c.file -}}
 {{- else -}}
 {{- $c.inline -}}
 {{- end -}}
