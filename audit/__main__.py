@@ -1,5 +1,6 @@
-"""`python -m audit {query,export}`: the predictor's decision records, by request id, time
-range or model version (settings: audit/settings.py)."""
+"""`python -m audit {query,export,drift}`: the predictor's decision records, by request id,
+time range or model version, and their drift against the training reference (settings:
+audit/settings.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, CliSettingsSource
 
 from audit.read import Filter, records
-from audit.settings import COMMANDS, ExportSettings, QuerySettings
+from audit.settings import COMMANDS, DriftSettings, ExportSettings, QuerySettings
+from credit_model.artifact import ArtifactError
 from credit_model.audit_record import COLUMNS
 
 TABLE_COLUMNS = ("time_utc", "request_id", "row", "model_version", "score", "decision", "probability_of_default")
@@ -59,6 +61,22 @@ def export(s: ExportSettings) -> int:
     return 0
 
 
+def drift(s: DriftSettings) -> int:
+    from audit.drift_report import NoInputsRecorded, drift_rows, level, write_report
+
+    try:
+        rows, digest = drift_rows(s.dir, s.artifact, where(s))
+    except (NoInputsRecorded, ArtifactError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{'input':32} {'PSI':>8} {'rows':>8}  level")
+    for r in rows:
+        print(f"{r.name:32} {'-' if r.psi is None else format(r.psi, '.4f'):>8} {r.rows:>8}  {level(r.psi)}")
+    for path in write_report(rows, s.out, f"drift against artifact sha256:{digest[:12]} ({s.dir})"):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         command, settings = parse_settings(argv)
@@ -66,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: invalid audit settings:\n{e}", file=sys.stderr)
         return 2
     try:
-        return query(settings) if command == "query" else export(settings)
+        return {"query": query, "export": export, "drift": drift}[command](settings)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

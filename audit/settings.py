@@ -30,7 +30,14 @@ class ExportSettings(_Settings):
     parquet: Path = Field(description="Parquet file to write (needs pyarrow: pip install 'credit-score[audit]')")
 
 
+class DriftSettings(_Settings):
+    artifact: Path = Field(description="the model's artifact folder (its training reference), e.g. from "
+                                       "`mlflow artifacts download -u models:/credit-score/2`")
+    out: Path = Field(default=Path("drift-report"), description="folder for drift.csv and drift.png (needs matplotlib)")
+
+
 COMMANDS: dict[str, tuple[type[_Settings], str]] = {
     "query": (QuerySettings, "print the matching records"),
     "export": (ExportSettings, "write the matching records to a Parquet file for the risk team"),
+    "drift": (DriftSettings, "PSI of every input and of the score in the records against the training reference"),
 }
