@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,40 @@ class ControlPlane:
 
     def get(self, *args: str) -> dict:
         return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+
+class StaticProvisioner:
+    """A PersistentVolume for every Pending claim, as a cluster's storage provisioner would make
+    (kwok runs no storage): the controller manager's binder then binds it, and the scheduler
+    places the pods that mount it (the predictors' audit claim, MLflow's claims)."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane, self.halt, self.made = plane, threading.Event(), set()
+        self.thread = threading.Thread(target=self._run, name="static-provisioner", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.halt.wait(1.0):
+            done = self.plane.kubectl("get", "pvc", "-A", "-o", "json", check=False)
+            if done.returncode != 0:
+                continue
+            for pvc in json.loads(done.stdout)["items"]:
+                ns, name = pvc["metadata"]["namespace"], pvc["metadata"]["name"]
+                if pvc["status"].get("phase") != "Pending" or (ns, name) in self.made:
+                    continue
+                self.plane.kubectl("apply", "-f", "-", check=False, input=yaml.safe_dump({
+                    "apiVersion": "v1", "kind": "PersistentVolume",
+                    "metadata": {"name": f"pv-{ns}-{name}"[:253]},
+                    "spec": {"capacity": {"storage": pvc["spec"]["resources"]["requests"]["storage"]},
+                             "accessModes": pvc["spec"]["accessModes"], "persistentVolumeReclaimPolicy": "Retain",
+                             "storageClassName": pvc["spec"].get("storageClassName") or "",
+                             "hostPath": {"path": f"/tmp/kwok-pv/{ns}/{name}"},
+                             "claimRef": {"namespace": ns, "name": name}}}))
+                self.made.add((ns, name))
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.thread.join(timeout=10)
 
 
 def _kserve_module() -> Path:
@@ -103,6 +138,7 @@ def controlplane(tmp_path_factory) -> ControlPlane:
     (hook_dir / "tls.key").write_bytes(key.read_bytes())
     sa_key, sa_pub = pki.service_account_keys()
     procs: list[cp.Proc] = []
+    provisioner: StaticProvisioner | None = None
     try:
         etcd_port, peer_port = cp.free_port(), cp.free_port()
         etcd = cp.spawn("etcd", [
@@ -164,6 +200,7 @@ def controlplane(tmp_path_factory) -> ControlPlane:
                        "capacity": {"cpu": "64", "memory": "256Gi", "pods": "110"}}}))
         cp.wait_until("kwok node Ready", lambda: plane.kubectl(
             "wait", "--for=condition=Ready", f"node/{NODE}", "--timeout=5s", check=False).returncode == 0, 120, kwok)
+        provisioner = StaticProvisioner(plane)
         # default ServiceAccount exists once the controller manager's serviceaccount controller ran
         cp.wait_until("default ServiceAccount", lambda: plane.kubectl(
             "get", "serviceaccount", "default", check=False).returncode == 0, 60, kcm)
@@ -189,4 +226,6 @@ def controlplane(tmp_path_factory) -> ControlPlane:
         plane.kubectl("apply", "-f", "-", input=_webhooks(kserve, pki.ca, hook_port))
         yield plane
     finally:
+        if provisioner is not None:
+            provisioner.stop()
         cp.stop_all(procs)

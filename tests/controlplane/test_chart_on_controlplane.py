@@ -89,7 +89,9 @@ def default_release(controlplane) -> str:
 
 def test_predictor_pod_init_containers(controlplane, default_release):
     """What KServe's pod mutator leaves in the predictor pod: the chart's own init container
-    `storage-initializer` and no second one injected beside it (the pod would be invalid)."""
+    `storage-initializer` and no second one injected beside it (the pod would be invalid), and
+    the audit claim mounted where the model server writes its decision records; the pod runs
+    once that claim is bound."""
     ns = default_release
     isvc = _isvcs(controlplane, ns)[0]["metadata"]["name"]
     pods = cp.wait_until("a predictor pod", lambda: controlplane.get(
@@ -97,6 +99,13 @@ def test_predictor_pod_init_containers(controlplane, default_release):
     names = [c["name"] for c in pods[0]["spec"].get("initContainers", [])]
     assert names.count("storage-initializer") == 1, names
     assert len(names) == len(set(names)), names
+    spec = pods[0]["spec"]
+    claim = next(v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if v["name"] == "audit")
+    server = next(c for c in spec["containers"] if c["name"] == "kserve-container")
+    assert {"name": "audit", "mountPath": "/var/lib/credit-score/audit"} in [
+        {k: m[k] for k in ("name", "mountPath")} for m in server["volumeMounts"]]
+    cp.wait_until(f"audit claim {claim} Bound", lambda: controlplane.get("pvc", claim, "-n", ns)["status"].get("phase")
+                  == "Bound", 60)
     cp.wait_until("predictor pod Running (kwok)", lambda: controlplane.get(
         "pods", "-n", ns, "-l", f"serving.kserve.io/inferenceservice={isvc}")["items"][0]["status"].get("phase")
         == "Running", 120)
