@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -74,21 +73,22 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _plain(value: object) -> object:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    return value
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _values(column: np.ndarray) -> list:
+    """Plain Python values with NaN as None (the request's missing value)."""
+    values = column.tolist()
+    if column.dtype.kind == "f":
+        return [None if v != v else v for v in values]  # v != v: NaN
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
 def canonical_rows(columns: Mapping[str, np.ndarray], names: Sequence[str]) -> list[str]:
     """Each row's inputs as canonical JSON (features in `names` order, missing as null): the
     text whose SHA-256 identifies what the model saw, whatever the request's form."""
-    cols = [columns[n].tolist() for n in names]
-    n_rows = len(cols[0]) if cols else 0
-    return [json.dumps({n: _plain(c[i]) for n, c in zip(names, cols)}, separators=(",", ":"), allow_nan=False)
-            for i in range(n_rows)]
+    cols = [_values(np.asarray(columns[n])) for n in names]
+    return [_CANONICAL(dict(zip(names, row))) for row in zip(*cols)]
 
 
 def sha256_text(text: str) -> str:

@@ -21,6 +21,9 @@ LATENCY = "credit_score_request_seconds"
 SCORE = "credit_score_score_points"
 PD = "credit_score_probability_of_default"
 MODEL_INFO = "credit_score_model_info"
+# the decision record: commits (fsyncs) and rows committed; rows per commit is the group size
+AUDIT_COMMITS = "credit_score_audit_commits"
+AUDIT_ROWS = "credit_score_audit_rows"
 # drift against the training reference (gauges over the predictor's drift window)
 INPUT_PSI = "credit_score_input_psi"
 SCORE_DRIFT_PSI = "credit_score_score_drift_psi"

@@ -30,6 +30,8 @@ DECISIONS = Counter(names.DECISIONS, "Scored rows by decision", [*LABELS, names.
 ROWS = Counter(names.ROWS, "Rows scored", LABELS)
 REQUEST_ERRORS = Counter(names.REQUEST_ERRORS, "Requests rejected as invalid (HTTP 400)", [*LABELS, names.INPUT_LABEL])
 REQUESTS = Counter(names.REQUESTS, "Inference requests by outcome (ok, invalid, error)", [*LABELS, names.OUTCOME_LABEL])
+AUDIT_COMMITS = Counter(names.AUDIT_COMMITS, "Audit transactions committed to disk (one fsync each)")
+AUDIT_ROWS = Counter(names.AUDIT_ROWS, "Scored rows committed to the audit record")
 LATENCY = Histogram(
     names.LATENCY, "Time in the model per request: decode, score, reasons", LABELS,
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5),

@@ -6,6 +6,7 @@ only then sets `ready`. Decoding, scoring and metrics live in their own modules.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import sqlite3
@@ -80,6 +81,7 @@ class CreditScoreModel(Model):
         log.info("model %s ready: %s -> version %s, artifact sha256:%s (%.2f s)", self.name, s.model_uri,
                  ref.version, engine.artifact.digest[:12], self.ready_seconds)
         self.ready = True
+        gc.freeze()  # what loading made lives as long as the process: no collection walks it again
         return True
 
     def _open_audit(self) -> AuditLog | None:

@@ -53,8 +53,9 @@ class ServeSettings(BaseSettings):
                                       "(761: Regulation B's 25 months, 12 CFR 1002.12(b)); 0 keeps them all")
     audit_max_file_mb: float = Field(default=0.0, ge=0, description="quota of one audit file; when reached the model "
                                      "turns not-ready (as on a full disk) rather than answer unrecorded; 0: none")
-    audit_group_commit_ms: float = Field(default=0.0, ge=0, le=100, description="longest wait for more requests to "
-                                         "share a commit; 0: commit what queued during the previous one")
+    audit_group_commit_ms: float = Field(default=2.0, ge=0, le=100, description="under concurrency (the last commit "
+                                         "held several requests) wait this long for more to share the next; a lone "
+                                         "request never waits; 0: commit as soon as the event loop is free")
     drift_window_seconds: float = Field(default=3600.0, gt=0, description="window of the live input and score PSI "
                                         "against the training reference (credit_score_input_psi gauges)")
     fault_delay_ms: float = Field(default=0.0, ge=0, description="TESTING AID, off by default: latency added to every request")
