@@ -6,7 +6,7 @@ import sys
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import CONFIG_000, QUICK, REPO
+from tests.conftest import CONFIG_000, NOT_INPUTS, PROTECTED, QUICK, REPO
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ def test_generic_mlflow_pyfunc_loads_the_registered_model(mlflow, first_run) -> 
 
     mlflow_lib.set_tracking_uri(mlflow.url)
     model = mlflow_lib.pyfunc.load_model("models:/it-credit@champion")
-    frame = pd.read_csv(REPO / "training_job" / "datasets" / "germancredit.csv").drop(columns=["creditability"]).head(5)
+    frame = pd.read_csv(REPO / "training_job" / "datasets" / "germancredit.csv").drop(columns=NOT_INPUTS).head(5)
     out = model.predict(frame)
     assert list(out.columns) == ["probability_of_default", "score", "decision", "reason_codes"]
     assert len(out) == 5 and out["probability_of_default"].between(0, 1).all()
