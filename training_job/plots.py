@@ -78,8 +78,9 @@ def fairness_plot(report: FairnessReport, path: Path) -> Path:
         air = np.nan_to_num(np.array([g["air"] for g in groups]))
         colours = ["grey" if g["small"] else ("tab:red" if g["below_threshold"] else "tab:green") for g in groups]
         row[1].barh(y, air, color=colours, alpha=0.8)
-        row[1].axvline(report.air_threshold, color="black", linestyle="--", linewidth=1)
-        row[1].text(report.air_threshold, len(groups) - 0.5, f" {report.air_threshold:g}", fontsize=8, va="bottom")
+        row[1].axvline(report.air_threshold, color="black", linestyle="--", linewidth=1,
+                       label=f"four-fifths threshold {report.air_threshold:g}")
+        row[1].legend(loc="lower right", fontsize=8)
         row[1].set(yticks=y, yticklabels=[], xlim=(0, max(1.05, float(air.max()) * 1.05)),
                    xlabel="adverse impact ratio vs most favoured group",
                    title=f"AIR (grey: under {report.min_group_rows} rows, not counted)")

@@ -92,3 +92,22 @@ def test_no_protected_attribute_means_no_report() -> None:
 def test_a_single_row_minority_gives_no_proxy_auc() -> None:
     auc, mi = proxy_strength(pd.Series([1.0, 2.0, 3.0]), False, pd.Series(["a", "a", "b"]), 0)
     assert math.isnan(auc) and mi > 0
+
+
+def test_plot_and_model_card_section(tmp_path) -> None:
+    from tests.conftest import CONFIG_000
+    from training_job.config import load_config
+    from training_job.model_card import fairness_section
+    from training_job.plots import fairness_plot
+
+    r = report(FairnessConfig(min_group_rows=3, bootstrap=10))
+    png = fairness_plot(r, tmp_path / "air.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cfg = load_config(CONFIG_000)
+    text = fairness_section(r, cfg)
+    assert "| `sex` | b | 4 | 0.250 [" in text and "| 0.333 ⚠ |" in text  # AIR below the four-fifths line
+    assert "| `sex` | c | 2 (small) |" in text
+    assert "Lowest adverse impact ratio 0.333 (`sex` = 'b')" in text
+    assert "Regulation B 1002.6(b)(2)" in text and "every age >= 62" in text
+    gmsc = load_config(CONFIG_000, ["data.protected=[]"])
+    assert "no fairness evaluation" in fairness_section(None, gmsc)
