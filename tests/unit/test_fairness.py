@@ -111,3 +111,21 @@ def test_plot_and_model_card_section(tmp_path) -> None:
     assert "Regulation B 1002.6(b)(2)" in text and "every age >= 62" in text
     gmsc = load_config(CONFIG_000, ["data.protected=[]"])
     assert "no fairness evaluation" in fairness_section(None, gmsc)
+
+
+@pytest.mark.parametrize("protected", [True, False], ids=["german-protected", "no-group-columns"])
+def test_job_without_a_tracking_server_reports_fairness_only_with_protected_columns(tmp_path, protected: bool) -> None:
+    from tests.conftest import CONFIG_000, PROTECTED, QUICK
+    from training_job.config import load_config
+    from training_job.job import run_job
+
+    overrides = [*QUICK, "optimisation.threads=1", "fairness.bootstrap=0"] + ([] if protected else ["data.protected=[]"])
+    result = run_job(load_config(CONFIG_000, overrides), output_dir=tmp_path)
+    spec = (tmp_path / "artifact.json").read_text()
+    if protected:
+        assert result.fairness is not None and set(result.fairness.attributes) == set(PROTECTED)
+        assert result.metrics["fairness/min_air"] == result.fairness.min_air
+        assert all(f'"name": "{name}"' not in spec for name in PROTECTED)
+    else:  # the protected columns are then ordinary inputs, and there is no fairness section
+        assert result.fairness is None and not any(k.startswith("fairness/") for k in result.metrics)
+        assert '"name": "foreign_worker"' in spec
