@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fairness     {name}: " + "; ".join(
                 f"{g['group']} AIR {g['air']:.3f} (n={g['rows']}{', small: not counted' if g['small'] else ''})"
                 for g in groups))
-        worst = result.fairness.min_air
-        print(f"min AIR      {'-' if worst is None else format(worst, '.3f')} (four-fifths threshold "
+        worst, where = result.fairness.min_air, result.fairness.worst()
+        interval = result.fairness.attributes[where[0]] if where else {}
+        ci = f" [{interval['min_air_low']:.3f}, {interval['min_air_high']:.3f}]" if "min_air_low" in interval else ""
+        print(f"min AIR      {'-' if worst is None else format(worst, '.3f')}{ci} (four-fifths threshold "
               f"{result.fairness.air_threshold:g})")
     if result.seconds:
         print(f"wall time    {result.seconds:.1f} s")

@@ -186,7 +186,25 @@ def evaluate_groups(groups: pd.DataFrame, y: np.ndarray, pd_: np.ndarray, points
         counted = [g for g in report.groups if g["attribute"] == name and not g["small"] and not math.isnan(g["air"])]
         worst = min(counted, key=lambda g: g["air"]) if counted else None
         report.attributes[name] = {"reference_group": reference, "min_air": worst["air"] if worst else None,
-                                   "min_air_group": worst["group"] if worst else None}
+                                   "min_air_group": worst["group"] if worst else None,
+                                   **min_air_interval(y, pd_, approved, groups[name].reset_index(drop=True),
+                                                      [g["group"] for g in counted], cfg)}
+
+
+def min_air_interval(y: np.ndarray, pd_: np.ndarray, approved: np.ndarray, groups: pd.Series, counted: list[str],
+                     cfg: FairnessConfig) -> dict[str, float]:
+    """Bootstrap interval of min_air: MetricFrame's ratio (lowest / highest approval rate) over the
+    counted groups' rows, resampled; empty without a bootstrap or with fewer than two counted groups."""
+    if not cfg.bootstrap or len(counted) < 2:
+        return {}
+    rows = groups.isin(counted).to_numpy()
+    tail = (1 - cfg.confidence) / 2
+    mf = MetricFrame(metrics={"approval_rate": approval_rate}, y_true=np.asarray(y)[rows],
+                     y_pred=np.asarray(pd_)[rows], sensitive_features=groups[rows].reset_index(drop=True),
+                     sample_params={"approval_rate": {"approved": np.asarray(approved, dtype=np.float64)[rows]}},
+                     n_boot=cfg.bootstrap, ci_quantiles=[tail, 1 - tail], random_state=cfg.seed)
+    low, high = mf.ratio_ci()
+    return {"min_air_low": float(low["approval_rate"]), "min_air_high": float(high["approval_rate"])}
 
 
 def _one_feature_design(column: pd.Series, categorical: bool) -> np.ndarray:

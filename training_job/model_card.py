@@ -53,8 +53,13 @@ def fairness_section(report: FairnessReport | None, cfg: TrainConfig) -> str:
     )
     worst = report.worst()
     gate = cfg.registry.min_air
-    summary = (f"Lowest adverse impact ratio {report.min_air:.3f} (`{worst[0]}` = {worst[1]!r})." if worst
-               else f"No group has {report.min_group_rows}+ test rows: no adverse impact ratio is counted.")
+    if worst:
+        interval = report.attributes[worst[0]]
+        ci = (f", {report.confidence:.0%} interval [{interval['min_air_low']:.3f}, {interval['min_air_high']:.3f}]"
+              if "min_air_low" in interval else "")
+        summary = f"Lowest adverse impact ratio {report.min_air:.3f} (`{worst[0]}` = {worst[1]!r}{ci})."
+    else:
+        summary = f"No group has {report.min_group_rows}+ test rows: no adverse impact ratio is counted."
     gate_text = (f"Promotion gate: a version with a lowest AIR below `registry.min_air` = {gate:g} is registered "
                  "but never becomes champion." if gate is not None else "No fairness promotion gate (`registry.min_air` unset).")
     interval = f"{report.confidence:.0%} bootstrap intervals ({report.bootstrap} resamples)" if report.bootstrap else "no intervals"

@@ -69,6 +69,9 @@ def test_bootstrap_intervals_are_seeded_and_bracket_the_estimate() -> None:
     cfg = FairnessConfig(min_group_rows=3, bootstrap=10, seed=7)
     first, second = report(cfg), report(cfg)
     assert first.groups == second.groups
+    assert first.attributes == second.attributes
+    sex = first.attributes["sex"]
+    assert 0 <= sex["min_air_low"] <= sex["min_air_high"] <= 1  # groups a and b counted, c too small
     for g in first.groups:
         assert g["mean_pd_low"] <= g["mean_pd"] <= g["mean_pd_high"]
         assert 0 <= g["approval_rate_low"] <= g["approval_rate_high"] <= 1
@@ -107,7 +110,7 @@ def test_plot_and_model_card_section(tmp_path) -> None:
     text = fairness_section(r, cfg)
     assert "| `sex` | b | 4 | 0.250 [" in text and "| 0.333 ⚠ |" in text  # AIR below the four-fifths line
     assert "| `sex` | c | 2 (small) |" in text
-    assert "Lowest adverse impact ratio 0.333 (`sex` = 'b')" in text
+    assert "Lowest adverse impact ratio 0.333 (`sex` = 'b', 95% interval [" in text
     assert "Regulation B 1002.6(b)(2)" in text and "every age >= 62" in text
     gmsc = load_config(CONFIG_000, ["data.protected=[]"])
     assert "no fairness evaluation" in fairness_section(None, gmsc)
