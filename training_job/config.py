@@ -248,6 +248,13 @@ class TrainConfig(_Section):
     fairness: FairnessConfig = Field(default_factory=FairnessConfig)
     description: str = ""
 
+    @model_validator(mode="after")
+    def _fairness_gate_needs_groups(self) -> "TrainConfig":
+        if self.registry.min_air is not None and not self.data.protected:
+            raise ValueError("registry.min_air needs data.protected: without protected attributes there is no "
+                             "adverse impact ratio to gate on")
+        return self
+
 
 def _format_errors(source: str, err: ValidationError) -> str:
     lines = [f"invalid config {source}:"]

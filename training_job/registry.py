@@ -43,9 +43,13 @@ def champion(client: MlflowClient, name: str) -> ModelVersion | None:
 
 
 def fairness_hold(min_air: float | None, floor: float | None) -> str | None:
-    """The reason a version may not become champion on fairness grounds, or None."""
-    if floor is None or min_air is None or min_air >= floor:
+    """The reason a version may not become champion on fairness grounds, or None. With a floor
+    (which the config allows only beside data.protected), an AIR that could not be measured (no
+    group with fairness.min_group_rows test rows) holds the version too: an unchecked gate is no gate."""
+    if floor is None or (min_air is not None and min_air >= floor):
         return None
+    if min_air is None:
+        return f"no adverse impact ratio could be measured (no group large enough) for registry.min_air {floor}: never champion"
     return f"adverse impact ratio {min_air:.4f} < registry.min_air {floor} (four-fifths rule): never champion"
 
 

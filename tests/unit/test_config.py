@@ -110,6 +110,7 @@ def test_german_config_protects_sex_marital_status_and_national_origin() -> None
     ({"registry": {"min_air": 1.5}}, "registry.min_air: Input should be less than or equal to 1"),
     ({"fairness": {"air_threshold": 0}}, "fairness.air_threshold: Input should be greater than 0"),
     ({"fairness": {"bootstrap": -1}}, "fairness.bootstrap: Input should be greater than or equal to 0"),
+    ({"registry": {"min_air": 0.8}}, "registry.min_air needs data.protected"),
 ])
 def test_bad_fairness_settings_name_the_yaml_path(tmp_path: Path, change: dict, expected: str) -> None:
     with pytest.raises(ConfigError) as err:

@@ -132,3 +132,13 @@ def test_job_without_a_tracking_server_reports_fairness_only_with_protected_colu
     else:  # the protected columns are then ordinary inputs, and there is no fairness section
         assert result.fairness is None and not any(k.startswith("fairness/") for k in result.metrics)
         assert '"name": "foreign_worker"' in spec
+
+
+@pytest.mark.parametrize(("min_air", "floor", "held"), [
+    (0.75, 0.8, "adverse impact ratio 0.7500 < registry.min_air 0.8"), (0.8, 0.8, None), (0.5, None, None),
+    (None, 0.8, "no adverse impact ratio could be measured"), (None, None, None)])
+def test_fairness_hold(min_air, floor, held) -> None:
+    from training_job.registry import fairness_hold
+
+    reason = fairness_hold(min_air, floor)
+    assert (reason is None) if held is None else reason.startswith(held)
