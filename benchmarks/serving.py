@@ -31,6 +31,7 @@ import pandas as pd
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
+from tests.conftest import NOT_INPUTS
 from tests.procs import env_with_venv, free_port, mlflow_server, stop, v2_inputs, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ MODEL = "credit-score"
 
 
 def applicants(n: int) -> pd.DataFrame:
-    frame = pd.read_csv(DATA).drop(columns=["creditability"])
+    frame = pd.read_csv(DATA).drop(columns=NOT_INPUTS)
     return pd.concat([frame] * (n // len(frame) + 1), ignore_index=True).head(n)
 
 

@@ -179,7 +179,9 @@ def _records_to_inputs(inp: InferInput, features: Sequence[FeatureSpec]) -> dict
             raise _fail(RECORDS_INPUT, i, "a JSON object per row", type(rec).__name__)
         unknown = sorted(set(rec) - set(cols))
         if unknown:
-            raise _fail(RECORDS_INPUT, i, f"only feature names as keys (unknown: {unknown})")
+            raise RequestError(
+                f"input '{RECORDS_INPUT}' row {i}: {unknown[0]!r} is not an input of this model; expected only "
+                f"the model's inputs as keys ({', '.join(cols)})", RECORDS_INPUT, i, "only the model's inputs as keys")
         for name, col in cols.items():
             col.append(rec.get(name))
     return {f.name: ("BYTES" if f.kind == "categorical" else "FP64", cols[f.name]) for f in features}
@@ -200,7 +202,9 @@ def decode_request(request: InferRequest, features: Sequence[FeatureSpec], max_r
     else:
         unknown = [n for n in names if n not in spec]
         if unknown:
-            raise _fail(unknown[0], None, f"a feature of this model ({', '.join(spec)})")
+            # e.g. a protected attribute (data.protected): read at training, never an input
+            raise RequestError(f"input '{unknown[0]}': not an input of this model; its inputs are {', '.join(spec)}",
+                               unknown[0], None, "one of the model's inputs")
         raw = {i.name: (i.datatype, _flat(i)) for i in inputs}
     lengths = {name: len(v) for name, (_, v) in raw.items()}
     n = next(iter(lengths.values()))

@@ -50,6 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"digest       sha256:{result.artifact_digest}")
     if m:
         print("test split   " + "  ".join(f"{k[5:]} {m[k]:.4f}" for k in ("test_auc", "test_gini", "test_ks", "test_brier", "test_log_loss", "test_ece") if k in m))
+    if result.fairness is not None:
+        for name in result.fairness.attributes:
+            groups = [g for g in result.fairness.groups if g["attribute"] == name]
+            print(f"fairness     {name}: " + "; ".join(
+                f"{g['group']} AIR {g['air']:.3f} (n={g['rows']}{', small: not counted' if g['small'] else ''})"
+                for g in groups))
+        worst, where = result.fairness.min_air, result.fairness.worst()
+        interval = result.fairness.attributes[where[0]] if where else {}
+        ci = f" [{interval['min_air_low']:.3f}, {interval['min_air_high']:.3f}]" if "min_air_low" in interval else ""
+        print(f"min AIR      {'-' if worst is None else format(worst, '.3f')}{ci} (four-fifths threshold "
+              f"{result.fairness.air_threshold:g})")
     if result.seconds:
         print(f"wall time    {result.seconds:.1f} s")
     if args.tracking_uri and result.run_id:

@@ -47,6 +47,21 @@ class FeatureOverride(_Section):
         return self
 
 
+class AgePolicy(_Section):
+    """Age as an input under Regulation B 1002.6(b)(2): an empirically derived scoring system may
+    use age provided that an applicant aged 62 or older is never assigned a negative value for it.
+
+    After fitting, every age >= `elderly_from` is encoded as the most favourable age (the minimum
+    of the network's partial-dependence curve over the training ages, the reason-code baseline),
+    so an elderly applicant's age never lowers the score against any other age and never
+    appears as a reason code (training_job/age_policy.py)."""
+
+    feature: str = Field(min_length=1)
+    """Column holding the applicant's age in years."""
+    elderly_from: float = Field(default=62, gt=0)
+    """Age from which the favourable value applies (62 in Regulation B)."""
+
+
 class DataConfig(_Section):
     path: str = "embedded:german_credit"
     """CSV/Parquet path (relative to the config file or absolute), or `embedded:german_credit`."""
@@ -58,11 +73,37 @@ class DataConfig(_Section):
     id_columns: list[str] = Field(default_factory=list)
     """Identifiers: never used as features."""
     drop_columns: list[str] = Field(default_factory=list)
-    """Columns excluded from the model (e.g. protected attributes)."""
+    """Columns excluded from the model and from every evaluation."""
+    protected: list[str] = Field(default_factory=list)
+    """Protected attributes (ECOA / Regulation B: sex, marital status, national origin...): read
+    and validated with the data, never inputs of the network, the artifact or a reason code, and
+    kept beside the test split for the fairness evaluation (training_job/fairness.py)."""
+    age: AgePolicy | None = None
+    """The applicant-age input, if the model uses one: see AgePolicy (Regulation B 1002.6(b)(2))."""
     features: dict[str, FeatureOverride] = Field(default_factory=dict)
     """Per-feature overrides of the inferred spec."""
     max_categories: int = Field(default=50, ge=2)
     """A string column with more distinct values than this is an error, not a silent feature."""
+
+    @model_validator(mode="after")
+    def _protected_is_never_a_feature(self) -> "DataConfig":
+        for i, name in enumerate(self.protected):
+            here = f"data.protected[{i}] {name!r}"
+            if self.protected.index(name) != i:
+                raise ValueError(f"{here} is listed twice (first as data.protected[{self.protected.index(name)}])")
+            if name == self.target:
+                raise ValueError(f"{here} is the target column data.target")
+            if name in self.features:
+                raise ValueError(f"{here} is also declared as a feature at data.features.{name}: "
+                                 "a protected attribute is never a model input")
+            if self.age is not None and name == self.age.feature:
+                raise ValueError(f"{here} is also the age input data.age.feature: protect age or use it, not both")
+            for key in ("id_columns", "drop_columns"):
+                listed = getattr(self, key)
+                if name in listed:
+                    raise ValueError(f"{here} is also in data.{key}[{listed.index(name)}]: protected columns are "
+                                     "kept for the fairness evaluation, not dropped")
+        return self
 
 
 class SplitConfig(_Section):
@@ -167,11 +208,34 @@ class ScoringConfig(_Section):
         return self
 
 
+class FairnessConfig(_Section):
+    """The fairness evaluation of the test split per `data.protected` attribute (none without one)."""
+
+    air_threshold: float = Field(default=0.8, gt=0, le=1)
+    """Adverse impact ratio below which a group is flagged: the four-fifths rule (0.8)."""
+    min_group_rows: int = Field(default=20, ge=1)
+    """Groups with fewer test rows are reported but left out of min_air (their AIR is noise)."""
+    bootstrap: int = Field(default=100, ge=0, le=5000)
+    """Bootstrap resamples of the test split for per-group confidence intervals (0 = none); fairlearn
+    rebuilds a MetricFrame per resample: 100 take ~2 s per attribute on a 200-row split, 2 cores."""
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    """Coverage of the bootstrap intervals."""
+    seed: int = 42
+    """Seed of the bootstrap and of the proxy screening."""
+    proxy_auc_flag: float = Field(default=0.7, ge=0.5, le=1)
+    """An input that alone predicts a protected attribute with at least this AUC is flagged as a
+    possible proxy in the report."""
+
+
 class RegistryConfig(_Section):
     model_name: str = Field(default="credit-score", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     experiment: str = "credit-score"
     promotion_tolerance: float = Field(default=0.005, ge=0, le=1)
     """Champion moves to the new version if its test AUC >= champion's minus this."""
+    min_air: float | None = Field(default=None, gt=0, le=1)
+    """Fairness gate: a version whose lowest adverse impact ratio over the protected groups
+    (metric fairness/min_air) is below this is registered and tagged with the reason but never
+    becomes champion. Unset, or no protected attributes: no fairness gate."""
 
 
 class TrainConfig(_Section):
@@ -181,7 +245,15 @@ class TrainConfig(_Section):
     optimisation: OptimisationConfig = Field(default_factory=OptimisationConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    fairness: FairnessConfig = Field(default_factory=FairnessConfig)
     description: str = ""
+
+    @model_validator(mode="after")
+    def _fairness_gate_needs_groups(self) -> "TrainConfig":
+        if self.registry.min_air is not None and not self.data.protected:
+            raise ValueError("registry.min_air needs data.protected: without protected attributes there is no "
+                             "adverse impact ratio to gate on")
+        return self
 
 
 def _format_errors(source: str, err: ValidationError) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +28,35 @@ class Dataset:
     source: str
     digest: str
     """sha256 of the file's bytes: identifies the data a version was trained on."""
+    protected: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The `data.protected` columns as group labels (text; missing = MISSING_GROUP), row-aligned
+    with `frame`: for the fairness evaluation only, never a model input."""
+
+
+MISSING_GROUP = "(missing)"
+
+
+def protected_groups(frame: pd.DataFrame, names: list[str], max_categories: int, path: Path) -> pd.DataFrame:
+    """The protected columns as text group labels, validated like any column of the data."""
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise DataError(f"data.protected columns {missing} not in {path}; columns: {list(frame.columns)}")
+    out = {}
+    for name in names:
+        column = frame[name]
+        if column.isna().all():
+            raise DataError(f"protected column {name!r} is entirely missing in {path}")
+        labels = column.astype(object).where(column.notna(), None).map(lambda v: MISSING_GROUP if v is None else str(v))
+        distinct = labels.nunique()
+        if distinct > max_categories:
+            raise DataError(
+                f"protected column {name!r} has {distinct} distinct values (> data.max_categories={max_categories}): "
+                "a protected attribute must name groups (bin a numeric one into a column of its own)"
+            )
+        if distinct < 2:
+            raise DataError(f"protected column {name!r} has a single group {labels.iloc[0]!r}: nothing to compare")
+        out[name] = labels.to_numpy(dtype=object)
+    return pd.DataFrame(out, index=range(len(frame)))
 
 
 def resolve_path(path: str) -> Path:
@@ -92,7 +121,8 @@ def load_dataset(cfg: DataConfig, path_override: str | None = None) -> Dataset:
     if missing:
         raise DataError(f"id/drop columns {missing} not in {path}")
     target = encode_target(frame[cfg.target], cfg.positive_label, cfg.target)
-    features = frame.drop(columns=[cfg.target, *cfg.id_columns, *cfg.drop_columns])
+    protected = protected_groups(frame, cfg.protected, cfg.max_categories, path)
+    features = frame.drop(columns=[cfg.target, *cfg.id_columns, *cfg.drop_columns, *cfg.protected])
     unknown = sorted(set(cfg.features) - set(features.columns))
     if unknown:
         raise DataError(f"data.features overrides name columns that are not features: {unknown}")
@@ -101,4 +131,10 @@ def load_dataset(cfg: DataConfig, path_override: str | None = None) -> Dataset:
     empty = [c for c in features.columns if features[c].isna().all()]
     if empty:
         raise DataError(f"feature columns entirely missing in {path}: {empty}")
-    return Dataset(frame=features.reset_index(drop=True), target=target, source=str(path), digest=file_digest(path))
+    if cfg.age is not None:
+        if cfg.age.feature not in features.columns:
+            raise DataError(f"data.age.feature {cfg.age.feature!r} is not a feature column of {path}")
+        if not pd.api.types.is_numeric_dtype(features[cfg.age.feature]):
+            raise DataError(f"data.age.feature {cfg.age.feature!r} must be numeric (age in years)")
+    return Dataset(frame=features.reset_index(drop=True), target=target, source=str(path), digest=file_digest(path),
+                   protected=protected)

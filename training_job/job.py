@@ -19,6 +19,7 @@ from training_job.config import TrainConfig
 from training_job.data import Dataset, load_dataset
 from training_job.evaluation import classification_metrics
 from training_job.export import export_artifact, scoring_params, training_reference
+from training_job.fairness import FairnessReport, evaluate_fairness
 from training_job.model_card import model_card
 from training_job.pipeline import FittedModel, fit_model, split_indices
 from training_job.tracker import Evaluation, Exported, NullTracker, Tracker
@@ -39,6 +40,8 @@ class JobResult:
     """True when an identical earlier run was found and nothing new was registered."""
     gate: str | None = None
     seconds: float = 0.0
+    fairness: FairnessReport | None = None
+    """Per protected attribute and group (None without `data.protected`)."""
 
 
 def fingerprint(cfg: TrainConfig, data_digest: str) -> str:
@@ -64,7 +67,23 @@ def evaluate(fm: FittedModel, ds: Dataset, rows: np.ndarray, cfg: TrainConfig) -
         metrics[f"test_share_{band.name}"] = float(share.mean())
         if share.any():
             metrics[f"test_default_rate_{band.name}"] = float(y[share].mean())
-    return Evaluation(metrics, pd_, points, y)
+    return Evaluation(metrics, pd_, points, y, decisions)
+
+
+def fairness(fm: FittedModel, ds: Dataset, ev: Evaluation, train_rows: np.ndarray, test_rows: np.ndarray,
+             cfg: TrainConfig) -> FairnessReport | None:
+    """The fairness report of the test split (approval: a decision outside scoring.adverse_decisions)."""
+    if ds.protected.shape[1] == 0:
+        return None
+    approved = ~np.isin(ev.decisions, cfg.scoring.adverse_decisions)
+    categorical = {f.name for f in fm.features if f.kind == "categorical"}
+    report = evaluate_fairness(ds.protected.iloc[test_rows], ev.y, ev.pd, ev.points, approved,
+                               ds.frame.iloc[train_rows], ds.protected.iloc[train_rows], categorical, cfg.fairness)
+    if report is not None:
+        for g in report.groups:
+            log.info("fairness %s = %r: %d test rows, approval %.3f, AIR %.3f%s", g["attribute"], g["group"], g["rows"],
+                     g["approval_rate"], g["air"], " (small group)" if g["small"] else "")
+    return report
 
 
 def provenance(cfg: TrainConfig, ds: Dataset, fp: str) -> dict[str, str]:
@@ -86,11 +105,14 @@ def train(cfg: TrainConfig, ds: Dataset, fp: str, out: Path, tracker: Tracker, s
     fm = fit_model(ds.frame, ds.target, train_rows, val_rows, cfg, on_epoch=tracker.log_epoch)
     fit_seconds = time.perf_counter() - fit_started
     ev = evaluate(fm, ds, test_rows, cfg)
+    report = fairness(fm, ds, ev, train_rows, test_rows, cfg)
     best = fm.histories[0]
     metrics = {**ev.metrics, "best_epoch": float(best.best_epoch), "best_val_auc": best.best_val_auc,
-               "fit_seconds": fit_seconds}
+               "fit_seconds": fit_seconds, **(report.metrics() if report else {})}
     tracker.log_metrics(metrics)
     tracker.log_evaluation(ev, [(b.name, b.min_score) for b in cfg.scoring.bands])
+    if report is not None:
+        tracker.log_fairness(report)
     training = {**provenance(cfg, ds, fp), **tracker.provenance()}
     reference = training_reference(fm, cfg, ds.frame.iloc[train_rows])
     spec, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, metrics, training, reference)
@@ -99,12 +121,14 @@ def train(cfg: TrainConfig, ds: Dataset, fp: str, out: Path, tracker: Tracker, s
         data={"source": ds.source, "digest": ds.digest, "rows": str(len(ds.target)),
               "default_rate": f"{ds.target.mean():.3f}"},
         fit={"summary": f"Best epoch {best.best_epoch} (validation AUC {best.best_val_auc:.4f}); fit {fit_seconds:.1f} s."},
+        fairness=report,
     )
     example = ds.frame.iloc[test_rows[:EXAMPLE_ROWS]]
-    published = tracker.publish(Exported(out, spec, digest, card, example), ev.metrics["test_auc"])
+    published = tracker.publish(Exported(out, spec, digest, card, example), ev.metrics["test_auc"],
+                                report.min_air if report else None)
     return JobResult(metrics=metrics, artifact_dir=out, artifact_digest=digest, run_id=published.run_id,
                      version=published.version, aliases=published.aliases, gate=published.gate,
-                     seconds=time.perf_counter() - started)
+                     seconds=time.perf_counter() - started, fairness=report)
 
 
 def run_job(

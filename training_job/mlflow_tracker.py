@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ from credit_model.engine import ScoringEngine
 from credit_model.frames import frame_to_columns
 from training_job.config import TrainConfig
 from training_job.data import Dataset
-from training_job.plots import calibration_plot, roc_plot, score_distribution_plot
+from training_job.fairness import FairnessReport
+from training_job.plots import calibration_plot, fairness_plot, roc_plot, score_distribution_plot
 from training_job.registry import FINGERPRINT_TAG, aliases_of, apply_gate, find_version_by_fingerprint
 from training_job.tracker import Evaluation, Exported, Published
 from training_job.tracking import log_config, log_dataset, log_model
@@ -65,7 +67,19 @@ class MlflowTracker:
             score_distribution_plot(evaluation.y, evaluation.points, band_floors, plots / "score_distribution.png")
             mlflow.log_artifacts(str(plots), "plots")
 
-    def publish(self, exported: Exported, test_auc: float) -> Published:
+    def log_fairness(self, report: FairnessReport) -> None:
+        """fairness/report.json (everything), groups.csv and proxies.csv (the tables), and the plot."""
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            (folder / "report.json").write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+            report.groups_frame().to_csv(folder / "groups.csv", index=False)
+            report.proxies_frame().to_csv(folder / "proxies.csv", index=False)
+            fairness_plot(report, folder / "approval_and_air.png")
+            mlflow.log_artifacts(str(folder), "fairness")
+        if report.min_air is not None:
+            mlflow.set_tag("fairness.min_air", f"{report.min_air:.4f}")
+
+    def publish(self, exported: Exported, test_auc: float, min_air: float | None = None) -> Published:
         mlflow.log_text(exported.model_card, "model_card.md")
         spec = exported.spec
         # a feature that may be missing must be a double in the signature (NaN is a float)
@@ -85,7 +99,8 @@ class MlflowTracker:
         ).version
         card_lines = exported.model_card.splitlines()
         self.client.update_model_version(name, version, description=card_lines[2] if len(card_lines) > 2 else "")
-        decision = apply_gate(self.client, name, version, test_auc, self.cfg.registry.promotion_tolerance)
+        decision = apply_gate(self.client, name, version, test_auc, self.cfg.registry.promotion_tolerance,
+                              min_air, self.cfg.registry.min_air)
         return Published(run_id=self.run_id, version=str(version), aliases=aliases_of(self.client, name, str(version)),
                          gate=("promoted: " if decision.promoted else "held: ") + decision.reason)
 

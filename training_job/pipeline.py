@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from credit_model.artifact import Calibration, FeatureSpec, NetworkInfo
+from training_job.age_policy import apply_age_policy
 from training_job.calibration import fit_calibration
 from training_job.config import SplitConfig, TrainConfig
 from credit_model.frames import frame_to_columns
@@ -101,4 +102,6 @@ def fit_model(
     calibration = fit_calibration(val_logit, y[val_rows], opt.calibration)
     fitted = FittedModel(features=features, network_info=info, net=model, calibration=calibration, histories=histories)
     fitted.features = favourable_baselines(fitted.logits, features, frame.iloc[train_rows], cfg.split.seed)
+    # Regulation B 1002.6(b)(2): ages >= 62 encode as the most favourable age (after the baselines)
+    fitted.features = apply_age_policy(fitted.features, cfg.data.age)
     return fitted

@@ -42,13 +42,32 @@ def champion(client: MlflowClient, name: str) -> ModelVersion | None:
         return None
 
 
-def apply_gate(client: MlflowClient, name: str, version: str, test_auc: float, tolerance: float) -> GateDecision:
+def fairness_hold(min_air: float | None, floor: float | None) -> str | None:
+    """The reason a version may not become champion on fairness grounds, or None. With a floor
+    (which the config allows only beside data.protected), an AIR that could not be measured (no
+    group with fairness.min_group_rows test rows) holds the version too: an unchecked gate is no gate."""
+    if floor is None or (min_air is not None and min_air >= floor):
+        return None
+    if min_air is None:
+        return f"no adverse impact ratio could be measured (no group large enough) for registry.min_air {floor}: never champion"
+    return f"adverse impact ratio {min_air:.4f} < registry.min_air {floor} (four-fifths rule): never champion"
+
+
+def apply_gate(client: MlflowClient, name: str, version: str, test_auc: float, tolerance: float,
+               min_air: float | None = None, air_floor: float | None = None) -> GateDecision:
     """Alias the new version `challenger`; move `champion` to it if it is at least as good
-    (test AUC >= champion's - tolerance) or there is no champion. The decision is recorded
-    as version tags so the registry itself explains every alias move."""
+    (test AUC >= champion's - tolerance) or there is no champion, and its lowest adverse impact
+    ratio over the protected groups is at least `air_floor` (registry.min_air; unchecked when
+    either is None). The decision is recorded as version tags so the registry itself explains
+    every alias move."""
     client.set_registered_model_alias(name, CHALLENGER, version)
+    if min_air is not None:
+        client.set_model_version_tag(name, version, "fairness.min_air", f"{min_air:.6f}")
     current = champion(client, name)
-    if current is None:
+    unfair = fairness_hold(min_air, air_floor)
+    if unfair is not None:
+        decision = GateDecision(False, unfair, current.version if current else None)
+    elif current is None:
         decision = GateDecision(True, "no champion yet", None)
     else:
         champ_auc = float(current.tags.get("test_auc", "nan"))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from credit_model.artifact import ArtifactSpec
+from training_job.fairness import FairnessReport
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Evaluation:
     pd: np.ndarray
     points: np.ndarray
     y: np.ndarray
+    decisions: np.ndarray | None = None
 
 
 @dataclass
@@ -60,7 +62,11 @@ class Tracker(Protocol):
 
     def log_evaluation(self, evaluation: Evaluation, band_floors: list[tuple[str, float]]) -> None: ...
 
-    def publish(self, exported: Exported, test_auc: float) -> Published: ...
+    def log_fairness(self, report: FairnessReport) -> None:
+        """The fairness report (tables and plot); only called when the data has protected attributes."""
+
+    def publish(self, exported: Exported, test_auc: float, min_air: float | None = None) -> Published:
+        """Register the model; the gate weighs `test_auc` and, when set, the lowest adverse impact ratio."""
 
 
 class NullTracker:
@@ -81,5 +87,8 @@ class NullTracker:
     def log_evaluation(self, evaluation: Evaluation, band_floors: list[tuple[str, float]]) -> None:
         pass
 
-    def publish(self, exported: Exported, test_auc: float) -> Published:
+    def log_fairness(self, report: FairnessReport) -> None:
+        pass
+
+    def publish(self, exported: Exported, test_auc: float, min_air: float | None = None) -> Published:
         return Published()

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tests.chart.support import CHART, effective_values
+from tests.conftest import NOT_INPUTS
 from tests.procs import v2_inputs
 
 from .kube import REPO, Cluster
@@ -49,7 +50,7 @@ def stable_version(values) -> str:
 
 @pytest.fixture(scope="module")
 def body() -> dict:
-    frame = pd.read_csv(DATA).drop(columns=["creditability"]).head(3)
+    frame = pd.read_csv(DATA).drop(columns=NOT_INPUTS).head(3)
     return {"inputs": v2_inputs(frame)}
 
 
@@ -121,7 +122,7 @@ def test_rest_bad_request_is_400_through_gateway(gateway, model_name, body) -> N
 def test_grpc_infer_through_gateway_names_the_stable_version(cluster, model_name, stable_version) -> None:
     import tritonclient.grpc as grpcclient
 
-    frame = pd.read_csv(DATA).drop(columns=["creditability"]).head(4)
+    frame = pd.read_csv(DATA).drop(columns=NOT_INPUTS).head(4)
     client = grpcclient.InferenceServerClient(url=cluster.s.gateway_grpc)
     assert client.is_model_ready(model_name)
     inputs = []

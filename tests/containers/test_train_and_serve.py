@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import QUICK, REPO
+from tests.conftest import NOT_INPUTS, QUICK, REPO
 from tests.containers.support import UID, docker, host_port, logs, wait_http
 from tests.procs import v2_inputs
 
@@ -69,7 +69,7 @@ def serving(images, session_net, trained) -> dict:
 
 
 def applicants(n: int) -> pd.DataFrame:
-    return pd.read_csv(REPO / "training_job" / "datasets" / "germancredit.csv").drop(columns=["creditability"]).head(n)
+    return pd.read_csv(REPO / "training_job" / "datasets" / "germancredit.csv").drop(columns=NOT_INPUTS).head(n)
 
 
 def test_training_container_registers_a_champion(trained) -> None:

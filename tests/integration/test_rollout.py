@@ -29,7 +29,7 @@ import yaml
 
 from rollout.__main__ import main
 from rollout.analysis import ScrapeSource, Side
-from tests.conftest import CONFIG_000, QUICK, REPO
+from tests.conftest import CONFIG_000, NOT_INPUTS, QUICK, REPO
 from tests.procs import start_predictor, stop, v2_inputs, wait_http
 
 pytestmark = pytest.mark.integration
@@ -123,7 +123,7 @@ def traffic(predictors) -> dict[str, dict[int, int]]:
     """The known mix: the same N valid requests (same rows, same x-request-id) to stable and the
     equal, good and bad canaries, the first N_FAULTY of them to the faulty one, plus invalid
     requests (a missing feature) to stable and the equal canary. Status codes per predictor."""
-    frame = pd.read_csv(DATA).drop(columns=["creditability"])
+    frame = pd.read_csv(DATA).drop(columns=NOT_INPUTS)
     codes: dict[str, dict[int, int]] = {name: {} for name in predictors}
 
     def send(name: str, bodies: list[tuple[str, dict]]) -> None:
@@ -275,7 +275,7 @@ def test_the_cli_chains_analyze_decide_apply_through_pipes(traffic, predictors, 
 
 def test_two_scrapes_count_only_the_window(traffic, predictors) -> None:
     """Last in the module: it adds traffic the tests above do not expect."""
-    frame = pd.read_csv(DATA).drop(columns=["creditability"])
+    frame = pd.read_csv(DATA).drop(columns=NOT_INPUTS)
 
     def load_during_window(_seconds: float) -> None:
         with httpx.Client(timeout=60) as client:

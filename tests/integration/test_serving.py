@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import CONFIG_000, QUICK, REPO
+from tests.conftest import CONFIG_000, NOT_INPUTS, PROTECTED, QUICK, REPO
 from tests.procs import start_predictor, stop, v2_inputs, wait_http
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ DATA = REPO / "training_job" / "datasets" / "germancredit.csv"
 
 
 def applicants(n: int = 5) -> pd.DataFrame:
-    return pd.read_csv(DATA).drop(columns=["creditability"]).head(n)
+    return pd.read_csv(DATA).drop(columns=NOT_INPUTS).head(n)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,14 @@ BAD = [
     ("unequal-lengths", _with(_set("age_in_years", shape=[2], data=[30.0, 40.0])), 400, "expected 3 rows", "age_in_years", None),
     ("missing-feature", _with(_drop("age_in_years")), 400, "the feature is required", "age_in_years", None),
     ("unknown-feature", _with(lambda b: b["inputs"].append({"name": "zodiac", "datatype": "BYTES", "shape": [3], "data": ["a", "b", "c"]})),
-     400, "expected a feature of this model", "zodiac", None),
+     400, "input 'zodiac': not an input of this model", "zodiac", None),
+    # a protected attribute (config 000's data.protected) is read at training, never an input
+    *[(f"protected-{name}", _with(lambda b, name=name: b["inputs"].append(
+        {"name": name, "datatype": "BYTES", "shape": [3], "data": ["x", "y", "z"]})),
+       400, f"input '{name}': not an input of this model", name, None) for name in PROTECTED],
+    ("protected-in-records", {"inputs": [{"name": "records", "datatype": "BYTES", "shape": [1], "data": [json.dumps(
+        {**applicants(1).iloc[0].to_dict(), "foreign_worker": "yes"}, default=int)]}]},
+     400, "'foreign_worker' is not an input of this model", "records", 0),
     ("duplicate-input", _with(lambda b: b["inputs"].append(dict(b["inputs"][0]))), 400, "expected each input once",
      "status_of_existing_checking_account", None),
     ("nan", _with(_value("duration_in_month", 2, "NaN")), 400, "expected a number", "duration_in_month", 2),

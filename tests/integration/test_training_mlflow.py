@@ -6,7 +6,7 @@ import sys
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import CONFIG_000, QUICK, REPO
+from tests.conftest import CONFIG_000, NOT_INPUTS, PROTECTED, QUICK, REPO
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ def test_generic_mlflow_pyfunc_loads_the_registered_model(mlflow, first_run) -> 
 
     mlflow_lib.set_tracking_uri(mlflow.url)
     model = mlflow_lib.pyfunc.load_model("models:/it-credit@champion")
-    frame = pd.read_csv(REPO / "training_job" / "datasets" / "germancredit.csv").drop(columns=["creditability"]).head(5)
+    frame = pd.read_csv(REPO / "training_job" / "datasets" / "germancredit.csv").drop(columns=NOT_INPUTS).head(5)
     out = model.predict(frame)
     assert list(out.columns) == ["probability_of_default", "score", "decision", "reason_codes"]
     assert len(out) == 5 and out["probability_of_default"].between(0, 1).all()
@@ -134,3 +134,86 @@ def test_concurrent_runs_log_the_same_dataset(mlflow) -> None:
     assert not errors, errors[0]
     digests = {client.get_run(r).inputs.dataset_inputs[0].dataset.digest for r in run_ids}
     assert len(run_ids) == jobs and len(digests) == 1
+
+
+def test_fairness_report_metrics_and_model_card_in_the_run(mlflow, first_run, tmp_path) -> None:
+    import json
+
+    import mlflow as mlflow_lib
+
+    from credit_model.artifact import read_artifact
+
+    client = MlflowClient(mlflow.url)
+    v = client.get_model_version("it-credit", "1")
+    run = client.get_run(v.run_id)
+    files = {a.path for a in client.list_artifacts(v.run_id, "fairness")}
+    assert files == {"fairness/report.json", "fairness/groups.csv", "fairness/proxies.csv",
+                     "fairness/approval_and_air.png"}
+    report = json.loads(open(client.download_artifacts(v.run_id, "fairness/report.json", str(tmp_path))).read())
+    assert set(report["attributes"]) == set(PROTECTED)
+    groups = {(g["attribute"], g["group"]): g for g in report["groups"]}
+    assert {g for a, g in groups if a == "foreign_worker"} == {"yes", "no"}
+    assert sum(g["rows"] for (a, _), g in groups.items() if a == "foreign_worker") == 200  # the test split
+    for g in groups.values():
+        assert 0 <= g["approval_rate"] <= 1 and g["air"] >= 0
+        assert g["mean_pd_low"] <= g["mean_pd"] <= g["mean_pd_high"]  # bootstrap intervals
+    # proxy screening covers every input against every protected attribute
+    assert len(report["proxies"]) == 18 * len(PROTECTED)
+    m = run.data.metrics
+    for name in PROTECTED:
+        assert f"fairness/{name}/max_proxy_auc" in m
+    assert m["fairness/min_air"] == pytest.approx(report["min_air"])
+    assert m["fairness/personal_status_and_sex/min_air"] == pytest.approx(report["attributes"]["personal_status_and_sex"]["min_air"])
+    assert v.tags["fairness.min_air"] == f"{report['min_air']:.6f}"
+    card = client.download_artifacts(v.run_id, "model_card.md", str(tmp_path))
+    text = open(card).read()
+    assert "## Fair lending" in text and "| `foreign_worker` | yes |" in text and "Regulation B 1002.6(b)(2)" in text
+    # never an input: not in the artifact, hence in no request and no reason code
+    mlflow_lib.set_tracking_uri(mlflow.url)
+    folder = mlflow_lib.artifacts.download_artifacts("models:/it-credit/1", dst_path=str(tmp_path / "model"))
+    spec = read_artifact(folder).spec
+    assert {f.name for f in spec.features}.isdisjoint(PROTECTED)
+    assert len(spec.features) == 18
+
+
+def test_elderly_applicants_are_never_assigned_a_negative_value_for_age(mlflow, first_run, tmp_path) -> None:
+    """Regulation B 1002.6(b)(2): for every applicant aged 62+, age encodes as its most favourable
+    value, so setting it to that value changes nothing and age is never one of their reasons."""
+    import json
+
+    import mlflow as mlflow_lib
+    import pandas as pd
+
+    from credit_model.artifact import read_artifact
+    from credit_model.engine import ScoringEngine
+    from credit_model.frames import frame_to_columns
+
+    mlflow_lib.set_tracking_uri(mlflow.url)
+    artifact = read_artifact(mlflow_lib.artifacts.download_artifacts("models:/it-credit/1", dst_path=str(tmp_path)))
+    engine = ScoringEngine(artifact)
+    frame = pd.read_csv(REPO / "training_job" / "datasets" / "germancredit.csv").drop(columns=NOT_INPUTS)
+    elderly = frame[frame["age_in_years"] >= 62].reset_index(drop=True)
+    assert len(elderly) >= 20
+    age = artifact.spec.feature("age_in_years")
+    scored = engine.score(frame_to_columns(elderly, artifact.spec.features))
+    at_best = engine.score(frame_to_columns(elderly.assign(age_in_years=age.baseline), artifact.spec.features))
+    assert (scored.probability_of_default == at_best.probability_of_default).all()
+    assert any(d != "approve" for d in scored.decision)  # some carry reasons, and none of them is age
+    for reasons in scored.reason_codes:
+        assert "age_in_years" not in {r["feature"] for r in json.loads(reasons)}
+
+
+def test_fairness_gate_registers_and_tags_but_never_crowns(mlflow) -> None:
+    """registry.min_air = 1 holds any version whose groups' approval rates differ at all."""
+    client = MlflowClient(mlflow.url)
+    done = train(mlflow.url, "registry.model_name=it-fair", "registry.min_air=1.0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    v = client.get_model_version("it-fair", "1")
+    assert v.aliases == ["challenger"]
+    assert v.tags["promotion.decision"] == "held"
+    assert v.tags["promotion.reason"].startswith("adverse impact ratio ")
+    assert "< registry.min_air 1.0" in v.tags["promotion.reason"]
+    assert float(v.tags["fairness.min_air"]) < 1.0
+    with pytest.raises(Exception):
+        client.get_model_version_by_alias("it-fair", "champion")
+    assert "held: adverse impact ratio" in done.stdout

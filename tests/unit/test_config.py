@@ -78,3 +78,41 @@ def test_relative_data_path_resolves_against_the_config(tmp_path: Path) -> None:
     body = {"data": {"path": "sub/d.csv", "target": "t", "positive_label": 1}}
     cfg = load_config(write(tmp_path, body))
     assert Path(cfg.data.path) == (tmp_path / "sub" / "d.csv").resolve()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"protected": ["foreign_worker"], "features": {"foreign_worker": {"reason": "Foreign worker"}}},
+         "data.protected[0] 'foreign_worker' is also declared as a feature at data.features.foreign_worker"),
+        ({"protected": ["sex", "age"], "age": {"feature": "age"}},
+         "data.protected[1] 'age' is also the age input data.age.feature"),
+        ({"protected": ["sex"], "drop_columns": ["x", "sex"]}, "data.protected[0] 'sex' is also in data.drop_columns[1]"),
+        ({"protected": ["sex", "sex"]}, "data.protected[1] 'sex' is listed twice (first as data.protected[0])"),
+        ({"protected": ["creditability"]}, "data.protected[0] 'creditability' is the target column data.target"),
+    ],
+)
+def test_protected_attribute_is_never_a_feature(tmp_path: Path, data: dict, expected: str) -> None:
+    body = {"data": {**BASE["data"], **data}}
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, body))
+    assert expected in str(err.value)
+
+
+def test_german_config_protects_sex_marital_status_and_national_origin() -> None:
+    cfg = load_config(CONFIG_000)
+    assert cfg.data.protected == ["personal_status_and_sex", "foreign_worker"]
+    assert cfg.data.age is not None and cfg.data.age.feature == "age_in_years" and cfg.data.age.elderly_from == 62
+    assert not load_config(CONFIG_001).data.protected  # no group columns: no fairness section
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"registry": {"min_air": 1.5}}, "registry.min_air: Input should be less than or equal to 1"),
+    ({"fairness": {"air_threshold": 0}}, "fairness.air_threshold: Input should be greater than 0"),
+    ({"fairness": {"bootstrap": -1}}, "fairness.bootstrap: Input should be greater than or equal to 0"),
+    ({"registry": {"min_air": 0.8}}, "registry.min_air needs data.protected"),
+])
+def test_bad_fairness_settings_name_the_yaml_path(tmp_path: Path, change: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, {**BASE, **change}))
+    assert expected in str(err.value)

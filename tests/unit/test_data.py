@@ -27,6 +27,21 @@ def test_embedded_default_loads() -> None:
     assert len(ds.digest) == 64
 
 
+def test_protected_columns_are_groups_beside_the_features_never_features(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "sex": ["f", None, "m"], "y": [0, 1, 0]})
+    ds = load_dataset(cfg(write(tmp_path, frame), protected=["sex"]))
+    assert list(ds.frame.columns) == ["x"]
+    assert ds.protected["sex"].tolist() == ["f", "(missing)", "m"]
+
+
+def test_german_protected_columns_are_kept_out_of_the_features() -> None:
+    ds = load_dataset(DataConfig(target="creditability", positive_label="bad",
+                                 protected=["personal_status_and_sex", "foreign_worker"]))
+    assert ds.frame.shape == (1000, 18)
+    assert {"personal_status_and_sex", "foreign_worker"}.isdisjoint(ds.frame.columns)
+    assert ds.protected["foreign_worker"].value_counts().to_dict() == {"yes": 963, "no": 37}
+
+
 def test_parquet_and_ids(tmp_path: Path) -> None:
     frame = pd.DataFrame({"id": [1, 2, 3, 4], "x": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]})
     ds = load_dataset(cfg(write(tmp_path, frame, "d.parquet"), id_columns=["id"]))
@@ -44,6 +59,12 @@ def test_parquet_and_ids(tmp_path: Path) -> None:
         (pd.DataFrame({"x": [1, 2], "y": [0, None]}), {}, "target column 'y' has missing values (first at row 1)"),
         (pd.DataFrame({"x": [None, None], "w": [1, 2], "y": [0, 1]}), {}, "feature columns entirely missing"),
         (pd.DataFrame({"x": [1, 2], "y": [0, 1]}), {"drop_columns": ["nope"]}, "id/drop columns ['nope'] not in"),
+        (pd.DataFrame({"x": [1, 2], "y": [0, 1]}), {"protected": ["sex"]}, "data.protected columns ['sex'] not in"),
+        (pd.DataFrame({"x": [1, 2], "s": [None, None], "y": [0, 1]}), {"protected": ["s"]}, "protected column 's' is entirely missing"),
+        (pd.DataFrame({"x": [1, 2], "s": ["f", "f"], "y": [0, 1]}), {"protected": ["s"]}, "protected column 's' has a single group"),
+        (pd.DataFrame({"x": range(60), "s": range(60), "y": [0, 1] * 30}), {"protected": ["s"]}, "protected column 's' has 60 distinct values"),
+        (pd.DataFrame({"x": [1, 2], "y": [0, 1]}), {"age": {"feature": "age"}}, "data.age.feature 'age' is not a feature column"),
+        (pd.DataFrame({"x": ["a", "b"], "y": [0, 1]}), {"age": {"feature": "x"}}, "data.age.feature 'x' must be numeric"),
     ],
 )
 def test_bad_data_is_named(tmp_path: Path, frame: pd.DataFrame, kw: dict, message: str) -> None:

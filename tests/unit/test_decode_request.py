@@ -120,6 +120,15 @@ CASES: dict[str, tuple[dict, dict]] = {
     "records with an unknown key": ({"inputs": [col("records", "BYTES", [json.dumps({"age": 30, "purpose": "tv"}),
                                                                          json.dumps({"agee": 30})])]},
                                     {"error": {"input": "records", "row": 1}}),
+    # a protected attribute (data.protected) is no input: a clear 400, in either request form
+    "protected attribute as an input": ({"inputs": good() + [col("sex", "BYTES", ["f", "m"])]},
+                                        {"error": {"input": "sex", "row": None, "expected": "one of the model's inputs",
+                                                   "error": "input 'sex': not an input of this model; its inputs are "
+                                                            "age, income, housing, purpose"}}),
+    "protected attribute in a record": ({"inputs": [col("records", "BYTES", [json.dumps({"age": 30, "purpose": "tv",
+                                                                                         "sex": "f"})])]},
+                                        {"error": {"input": "records", "row": 0,
+                                                   "expected": "only the model's inputs as keys"}}),
 }
 
 

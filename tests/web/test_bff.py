@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from examples.client_web.app import create_app
 from examples.client_web.settings import Settings
 from examples.client_web.spec_source import ArtifactSpecSource, CachedSpec, NoSpecSource, PredictorSpecSource
+from tests.conftest import PROTECTED
 
 META = {"name": "credit-score", "versions": ["3"], "platform": "", "inputs": [
     {"name": "age", "datatype": "FP64", "shape": [-1]},
@@ -126,6 +127,40 @@ def test_the_spec_comes_from_a_real_artifact_folder(trained) -> None:
     age = result.hints["age_in_years"]
     assert age.min == 18 and age.dtype == "int" and isinstance(age.example, int)
     assert "radio/television" in result.hints["purpose"].categories
+
+
+def test_the_form_shows_nothing_protected_and_asks_only_for_the_models_inputs(trained) -> None:
+    """With a model trained under data.protected, the form is exactly its inputs: no protected
+    attribute is shown, and one sent by a page anyway never reaches the predictor."""
+    spec = trained["spec"]
+    inputs = [{"name": f.name, "datatype": "BYTES" if f.kind == "categorical" else "FP64", "shape": [-1]}
+              for f in spec.features]
+    assert {f.name for f in spec.features}.isdisjoint(PROTECTED)
+    stub = Stub()
+    meta = {**META, "inputs": inputs}
+    original = stub.__call__
+
+    def predictor(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/models/credit-score" and request.method == "GET":
+            return httpx.Response(200, json=meta)
+        if request.url.path == "/v2/models/credit-score/infer":
+            stub.infer_bodies.append(json.loads(request.content))
+            # the stub's canned answer (it reads an 'age' input to decide between 200 and 400)
+            return original(httpx.Request("POST", request.url, json={"inputs": [
+                {"name": "age", "datatype": "FP64", "shape": [1], "data": [40.0]}]}))
+        return original(request)
+
+    app = create_app(Settings(predictor_url="http://predictor", model_name="credit-score"),
+                     ArtifactSpecSource(str(trained["dir"])), transport=httpx.MockTransport(predictor))
+    with TestClient(app) as c:
+        form = c.get("/api/form").json()
+        values = {f.name: f.baseline for f in spec.features} | {name: "yes" for name in PROTECTED}
+        r = c.post("/api/score", json={"values": values})
+    assert [f["name"] for f in form["fields"]] == [f.name for f in spec.features]
+    assert {f["name"] for f in form["fields"]}.isdisjoint(PROTECTED)
+    assert r.status_code == 200, r.text
+    sent = [i["name"] for i in stub.infer_bodies[0]["inputs"]]
+    assert sent == [f.name for f in spec.features] and set(sent).isdisjoint(PROTECTED)
 
 
 def test_a_failing_source_degrades_to_metadata_only_and_retries() -> None:

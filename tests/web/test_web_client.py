@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CONFIG_000, QUICK, REPO
+from tests.conftest import CONFIG_000, PROTECTED, QUICK, REPO
 from tests.procs import env_with_venv, free_port, mlflow_server, start_predictor, stop, wait_http
 
 pytestmark = [pytest.mark.integration]
@@ -126,6 +126,7 @@ def test_form_follows_the_model_metadata_and_artifact_spec(stack) -> None:
     assert "radio/television" in by_name["purpose"]["categories"]
     assert by_name["age_in_years"]["min"] == 18 and by_name["age_in_years"]["kind"] == "numeric"
     assert form["spec_source"] == f"artifact models:/{MODEL}@champion" and form["spec_model_version"] == "1"
+    assert set(by_name).isdisjoint(PROTECTED)  # nothing protected is shown or asked for
     assert httpx.get(f"{stack['bff']}/openapi.json").json()["paths"].keys() >= {"/api/form", "/api/score"}
     assert httpx.get(f"{stack['bff']}/docs").status_code == 200
 
