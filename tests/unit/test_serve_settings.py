@@ -17,7 +17,9 @@ ENV_NAMES = {"tracking_uri": "MLFLOW_TRACKING_URI", "cache_dir": "MODEL_CACHE_DI
 VALUES = {"model_name": "m", "model_uri": "models:/m/3", "tracking_uri": "http://mlflow:5000", "http_port": "9001",
           "grpc_port": "9002", "workers": "2", "load_deadline_seconds": "7.5", "retry_initial_seconds": "0.25",
           "retry_max_seconds": "4", "cache_dir": "/var/cache/m", "max_batch_rows": "50", "threads": "3",
-          "log_config_file": "/etc/log.yaml", "decision_log_size": "0", "fault_delay_ms": "5", "fault_error_rate": "0.5"}
+          "log_config_file": "/etc/log.yaml", "decision_log_size": "0", "fault_delay_ms": "5", "fault_error_rate": "0.5",
+          "audit": "false", "audit_dir": "/var/lib/audit", "audit_inputs": "true", "audit_retention_days": "30",
+          "audit_max_file_mb": "2.5", "audit_group_commit_ms": "1.5", "drift_window_seconds": "600"}
 
 
 def base_env(**extra: str) -> dict[str, str]:
