@@ -8,6 +8,7 @@ each input (CSI) and of the score is computed at scrape time over the slots of t
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -87,13 +88,9 @@ class DriftMetrics:
         yield score
 
 
-_instance: DriftMetrics | None = None
-
-
+@functools.cache
 def drift_metrics() -> DriftMetrics:
     """The process's drift collector, registered on first use."""
-    global _instance
-    if _instance is None:
-        _instance = DriftMetrics()
-        REGISTRY.register(_instance)
-    return _instance
+    collector = DriftMetrics()
+    REGISTRY.register(collector)
+    return collector

@@ -12,6 +12,7 @@ the same mirrored request: `GET /v2/models/<name>/decisions?since=<seq>&limit=<n
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -93,16 +94,12 @@ class CreditMetrics:
             yield info
 
 
-_instance: CreditMetrics | None = None
-
-
+@functools.cache
 def credit_metrics() -> CreditMetrics:
     """The process's collector, registered on first use (not at import)."""
-    global _instance
-    if _instance is None:
-        _instance = CreditMetrics()
-        REGISTRY.register(_instance)
-    return _instance
+    collector = CreditMetrics()
+    REGISTRY.register(collector)
+    return collector
 
 
 class DecisionLog:
