@@ -118,7 +118,8 @@ class AuditLog:
         if self._conn is not None:
             self._conn.close()
         self.path = self.directory / f"audit-{day}-{self.writer}.sqlite"
-        # autocommit mode (isolation_level=None): transactions are the explicit BEGIN/COMMIT
+        # autocommit mode (isolation_level=None): transactions are the explicit BEGIN/COMMIT;
+        # opened by the thread that loads the model, used by the event loop
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")  # readers (python -m audit) never block this writer
         conn.execute("PRAGMA synchronous=FULL")  # a returned COMMIT is on disk, WAL fsynced
