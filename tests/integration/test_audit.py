@@ -17,23 +17,11 @@ import httpx
 import pytest
 
 from audit.read import Filter, records
-from tests.conftest import CONFIG_000, QUICK
 from tests.integration.test_serving import applicants
 from tests.procs import start_predictor, stop, v2_inputs, wait_http
 
 pytestmark = pytest.mark.integration
 URL = "/v2/models/credit-score/infer"
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    out = tmp_path_factory.mktemp("audit-artifact")
-    args = [sys.executable, "-m", "training_job", "--config", str(CONFIG_000), "--output-dir", str(out)]
-    for o in QUICK:
-        args += ["--set", o]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
 
 
 def body(n: int = 3) -> dict:

@@ -14,7 +14,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from credit_model import metric_names as names
-from tests.integration.test_audit import artifact  # noqa: F401  (fixture)
 from tests.integration.test_serving import applicants
 from tests.procs import start_predictor, stop, v2_inputs, wait_http
 
@@ -35,7 +34,7 @@ def input_psi(url: str) -> tuple[dict[str, float], float]:
 
 
 @pytest.mark.parametrize("shift", [1.0, 0.5])
-def test_input_psi_follows_the_population(artifact, tmp_path, shift) -> None:  # noqa: F811
+def test_input_psi_follows_the_population(artifact, tmp_path, shift) -> None:
     population = applicants(1000)
     population[SHIFTED] = (population[SHIFTED] * shift).round()  # a whole number, as the spec wants
     p = start_predictor(str(artifact), None, tmp_path, "--audit-inputs", "true")
@@ -66,7 +65,7 @@ def test_input_psi_follows_the_population(artifact, tmp_path, shift) -> None:  #
     assert (tmp_path / "report" / "drift.png").stat().st_size > 0
 
 
-def test_the_offline_report_needs_recorded_inputs(artifact, tmp_path) -> None:  # noqa: F811
+def test_the_offline_report_needs_recorded_inputs(artifact, tmp_path) -> None:
     p = start_predictor(str(artifact), None, tmp_path)  # inputs hashed only, the default
     try:
         wait_http(f"{p.http}/v2/models/credit-score/ready", 90, p.proc)
