@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,26 @@ NOT_INPUTS = ["creditability", *PROTECTED]
 
 # Few epochs, one seed: training tests really train, cheaply.
 QUICK = ["optimisation.epochs=3", "optimisation.seeds=1", "optimisation.patience=2", "fairness.bootstrap=20"]
+
+
+MLFLOW_PROCESS_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored():
+    """MLflow 3 writes MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID into os.environ when code in
+    the test process sets a tracking URI or an experiment, and keeps the URI as a process-wide
+    setting that wins over the environment: every later subprocess (a training job against
+    another test's server) and every later in-process MLflow call would use another test's server."""
+    saved = {k: os.environ.get(k) for k in MLFLOW_PROCESS_ENV}
+    yield
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # None: back to the environment's
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
