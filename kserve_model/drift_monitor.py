@@ -8,18 +8,17 @@ each input (CSI) and of the score is computed at scrape time over the slots of t
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 from credit_model import metric_names as names
 from credit_model.drift import DriftReference, bin_counts, psi
+from kserve_model.metrics import registered
 
 SLOTS = 12
 """Time slots per window: the window slides in steps of window/12."""
@@ -88,9 +87,5 @@ class DriftMetrics:
         yield score
 
 
-@functools.cache
 def drift_metrics() -> DriftMetrics:
-    """The process's drift collector, registered on first use."""
-    collector = DriftMetrics()
-    REGISTRY.register(collector)
-    return collector
+    return registered(DriftMetrics)

@@ -16,6 +16,7 @@ import functools
 import threading
 import time
 from collections import OrderedDict
+from typing import TypeVar
 
 import numpy as np
 from prometheus_client import REGISTRY, Counter, Histogram
@@ -23,6 +24,8 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from credit_model import metric_names as names
 from credit_model.metric_names import LABELS
+
+T = TypeVar("T")
 
 SCORE_BUCKETS = np.arange(300, 901, 20, dtype=np.float64)
 PD_BUCKETS = np.array([0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0])
@@ -95,11 +98,15 @@ class CreditMetrics:
 
 
 @functools.cache
-def credit_metrics() -> CreditMetrics:
-    """The process's collector, registered on first use (not at import)."""
-    collector = CreditMetrics()
+def registered(collector_class: type[T]) -> T:
+    """The process's one instance of a collector class, registered on first use (not at import)."""
+    collector = collector_class()
     REGISTRY.register(collector)
     return collector
+
+
+def credit_metrics() -> CreditMetrics:
+    return registered(CreditMetrics)
 
 
 class DecisionLog:
