@@ -7,6 +7,7 @@ only then sets `ready`. Decoding, scoring and metrics live in their own modules.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import random
 import sqlite3
@@ -26,7 +27,7 @@ from kserve_model import routes
 from kserve_model.audit_log import AuditLog, AuditUnavailable
 from kserve_model.drift_monitor import DriftWindow, drift_metrics
 from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
-from kserve_model.request import RequestError, decode_request
+from kserve_model.request import RequestError, decode_request, decode_v1
 from kserve_model.resolve import ModelRef, resolve_model
 from kserve_model.settings import ServeSettings
 from kserve_model.spec_route import publish
@@ -137,14 +138,18 @@ class CreditScoreModel(Model):
     def get_output_types(self) -> list[dict]:
         return [{"name": name, "datatype": dtype, "shape": [-1]} for name, dtype in OUTPUTS]
 
-    async def predict(self, payload: InferRequest, headers: dict | None = None,
-                      response_headers: dict | None = None) -> InferResponse:
+    async def predict(self, payload: InferRequest | dict, headers: dict | None = None,
+                      response_headers: dict | None = None) -> InferResponse | dict:
         engine, ref = self.engine, self.ref
         if engine is None or ref is None or not self.ready:
             raise ModelNotReady(self.name, self.load_error or "still loading")
         started = time.perf_counter()
+        v1 = not isinstance(payload, InferRequest)  # KServe's v1 route hands over the parsed JSON body
         try:
-            columns = decode_request(payload, engine.spec.features, self.settings.max_batch_rows)
+            if v1:
+                columns = decode_v1(payload, engine.spec.features, self.settings.max_batch_rows)
+            else:
+                columns = decode_request(payload, engine.spec.features, self.settings.max_batch_rows)
         except RequestError as e:
             REQUEST_ERRORS.labels(self.name, ref.version, e.input_name or "").inc()
             REQUESTS.labels(self.name, ref.version, "invalid").inc()
@@ -156,7 +161,7 @@ class CreditScoreModel(Model):
             REQUESTS.labels(self.name, ref.version, "error").inc()
             raise
         seconds = time.perf_counter() - started
-        request_id = (headers or {}).get(HEADER_REQUEST_ID) or payload.id or generate_uuid()
+        request_id = (headers or {}).get(HEADER_REQUEST_ID) or (None if v1 else payload.id) or generate_uuid()
         if self.audit is not None:
             try:
                 await self.audit.append(self._audit_rows(request_id, columns, batch, seconds))
@@ -175,6 +180,8 @@ class CreditScoreModel(Model):
         if response_headers is not None:
             response_headers.update(identity)
             response_headers[HEADER_REQUEST_ID] = request_id
+        if v1:
+            return {"predictions": _v1_predictions(batch)}
         return InferResponse(
             response_id=payload.id or request_id,
             model_name=self.name,
@@ -222,6 +229,13 @@ def _outputs(batch: ScoredBatch, grpc_binary: bool | None) -> list[InferOutput]:
         for out in outputs:
             out.set_data_from_numpy(out.data, binary_data=grpc_binary)
     return outputs
+
+
+def _v1_predictions(batch: ScoredBatch) -> list[dict]:
+    """The four outputs as one object per row (reason codes as a list, not JSON text)."""
+    return [{"probability_of_default": p, "score": s, "decision": d, "reason_codes": json.loads(r)}
+            for p, s, d, r in zip(batch.probability_of_default.tolist(), batch.score.tolist(),
+                                  batch.decision.tolist(), batch.reason_codes.tolist(), strict=True)]
 
 
 def _baseline_columns(engine: ScoringEngine) -> dict[str, np.ndarray]:

@@ -21,6 +21,8 @@ from credit_model.artifact import FeatureSpec
 NUMERIC_TYPES = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 RECORDS_INPUT = "records"
 """Alternative request form: one BYTES input of JSON objects, one per row."""
+V1_INSTANCES = "instances"
+"""The v1 protocol's field of feature records."""
 
 
 class RequestError(InvalidInput):
@@ -166,25 +168,43 @@ def _is_utf8(raw: bytes | bytearray) -> bool:
     return True
 
 
-def _records_to_inputs(inp: InferInput, features: Sequence[FeatureSpec]) -> dict[str, tuple[str, list]]:
-    """One BYTES input of JSON objects → per-feature value lists."""
-    rows = _flat(inp)
+def _records_to_inputs(rows: Sequence, features: Sequence[FeatureSpec], label: str) -> dict[str, tuple[str, list]]:
+    """Feature records (JSON objects, or their text) → per-feature value lists; `label` names
+    the field in errors (the v2 `records` input, the v1 `instances`)."""
     cols: dict[str, list] = {f.name: [] for f in features}
     for i, raw in enumerate(rows):
-        try:
-            rec = json.loads(raw)
-        except (TypeError, ValueError):
-            raise _fail(RECORDS_INPUT, i, "a JSON object per row") from None
+        rec = raw
+        if not isinstance(raw, dict):
+            try:
+                rec = json.loads(raw)
+            except (TypeError, ValueError):
+                raise _fail(label, i, "a JSON object per row") from None
         if not isinstance(rec, dict):
-            raise _fail(RECORDS_INPUT, i, "a JSON object per row", type(rec).__name__)
+            raise _fail(label, i, "a JSON object per row", type(rec).__name__)
         unknown = sorted(set(rec) - set(cols))
         if unknown:
             raise RequestError(
-                f"input '{RECORDS_INPUT}' row {i}: {unknown[0]!r} is not an input of this model; expected only "
-                f"the model's inputs as keys ({', '.join(cols)})", RECORDS_INPUT, i, "only the model's inputs as keys")
+                f"input '{label}' row {i}: {unknown[0]!r} is not an input of this model; expected only "
+                f"the model's inputs as keys ({', '.join(cols)})", label, i, "only the model's inputs as keys")
         for name, col in cols.items():
             col.append(rec.get(name))
     return {f.name: ("BYTES" if f.kind == "categorical" else "FP64", cols[f.name]) for f in features}
+
+
+def decode_v1(body: object, features: Sequence[FeatureSpec], max_rows: int) -> dict[str, np.ndarray]:
+    """KServe's v1 body `{"instances": [{feature: value, ...}, ...]}` → {feature: column},
+    through the same checks as a v2 request of records."""
+    expected = 'a JSON object {"instances": [{feature: value, ...}, ...]}'
+    if not isinstance(body, dict):
+        raise RequestError(f"v1 request: expected {expected}", V1_INSTANCES, None, expected)
+    unknown = sorted(set(body) - {V1_INSTANCES})
+    if unknown:
+        raise RequestError(f"v1 request: field '{unknown[0]}' is not part of it; expected {expected}",
+                           unknown[0], None, expected)
+    rows = body.get(V1_INSTANCES)
+    if not isinstance(rows, list):
+        raise _fail(V1_INSTANCES, None, "a list of feature records", type(rows).__name__ if rows is not None else "nothing")
+    return _columns(_records_to_inputs(rows, features, V1_INSTANCES), features, max_rows, V1_INSTANCES)
 
 
 def decode_request(request: InferRequest, features: Sequence[FeatureSpec], max_rows: int) -> dict[str, np.ndarray]:
@@ -198,7 +218,7 @@ def decode_request(request: InferRequest, features: Sequence[FeatureSpec], max_r
         raise _fail(dupes[0], None, "each input once", f"{names.count(dupes[0])} inputs with this name")
     spec = {f.name: f for f in features}
     if names == [RECORDS_INPUT] and RECORDS_INPUT not in spec:
-        raw = _records_to_inputs(inputs[0], features)
+        raw = _records_to_inputs(_flat(inputs[0]), features, RECORDS_INPUT)
     else:
         unknown = [n for n in names if n not in spec]
         if unknown:
@@ -206,15 +226,22 @@ def decode_request(request: InferRequest, features: Sequence[FeatureSpec], max_r
             raise RequestError(f"input '{unknown[0]}': not an input of this model; its inputs are {', '.join(spec)}",
                                unknown[0], None, "one of the model's inputs")
         raw = {i.name: (i.datatype, _flat(i)) for i in inputs}
+    return _columns(raw, features, max_rows, names[0])
+
+
+def _columns(raw: dict[str, tuple[str, list]], features: Sequence[FeatureSpec], max_rows: int,
+             label: str) -> dict[str, np.ndarray]:
+    """{input: (datatype, values)} → {feature: column}: equal lengths, the row limit, each feature
+    decoded; `label` (the request's first input) is named by errors about the whole batch."""
     lengths = {name: len(v) for name, (_, v) in raw.items()}
     n = next(iter(lengths.values()))
     for name, length in lengths.items():
         if length != n:
             raise _fail(name, None, f"{n} rows like input '{next(iter(lengths))}'", f"{length} rows")
     if n == 0:
-        raise RequestError("empty batch: expected at least one row", names[0], None, "at least one row")
+        raise RequestError("empty batch: expected at least one row", label, None, "at least one row")
     if n > max_rows:
-        raise RequestError(f"batch of {n} rows exceeds the limit of {max_rows}", names[0], None, f"at most {max_rows} rows")
+        raise RequestError(f"batch of {n} rows exceeds the limit of {max_rows}", label, None, f"at most {max_rows} rows")
     columns: dict[str, np.ndarray] = {}
     for f in features:
         if f.name not in raw:

@@ -107,7 +107,12 @@ for t in "${targets[@]}"; do
   image="$PREFIX-$t:$tag"
   say "building $image (base ${BASE_IMAGE:-python:3.11-slim-bookworm}, offline=$offline)"
   start=$SECONDS
-  docker build -f "$CONTEXT/Dockerfile.$t" -t "$image" "${args[@]}" "${target_args[@]}" "${extra[@]}" "$CONTEXT" >&2
+  if ! docker build -f "$CONTEXT/Dockerfile.$t" -t "$image" "${args[@]}" "${target_args[@]}" "${extra[@]}" "$CONTEXT" >&2; then
+    # The train image's CUDA torch needs about 20 GB while it builds: say how much there was.
+    root="$(docker info -f '{{.DockerRootDir}}' 2>/dev/null || true)"
+    say "docker build of $image failed (output above); free space: $(df -h --output=avail "${root:-/}" | tail -n1 | tr -d ' ') on ${root:-/} (docker's data root)"
+    exit 1
+  fi
   seconds=$((SECONDS - start))
   size="$(docker image inspect -f '{{.Size}}' "$image")"
   say "built $image in ${seconds}s, $((size / 1000000)) MB"

@@ -59,6 +59,7 @@ start=$SECONDS
 # project; those warnings are dropped.)
 next="$state/wheelhouse.next"
 rm -rf "$next"
+mkdir -p "$OUT"  # an absent --find-links folder makes pip warn once per project looked up
 "$PYTHON" -m pip wheel --quiet --wheel-dir "$next" --find-links "$OUT" --prefer-binary -r "$reqs" "${constraint_args[@]}" \
   2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) >&2
 # Only a CPU pin (TORCH_VARIANT=cpu, the default) promises a CPU wheel and no CUDA ones;

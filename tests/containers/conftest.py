@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.support import LOCAL_BASE, SERVE_IMAGE, STATE, TAG, TORCH_VARIANT, TRAIN_IMAGE, docker, run_script
+from tests.containers.support import LOCAL_BASE, SERVE_IMAGE, STATE, TAG, TORCH_VARIANT, TRAIN_IMAGE, docker, run_script, script_failed
 from tests.conftest import REPO
 
 
@@ -42,7 +42,7 @@ def docker_engine():
     if done.returncode == 3:
         pytest.skip("no Docker engine can be installed or started here (see docker-setup's message above)")
     if done.returncode != 0:
-        pytest.fail(f"scripts/docker-setup.sh failed ({done.returncode}); see .docker/engine/dockerd.log")
+        pytest.fail(script_failed(done) + "\n(see .docker/engine/dockerd.log)")
     started = done.stdout.strip().endswith("started")
     try:
         yield
@@ -56,7 +56,7 @@ def base_image(docker_engine) -> str:
     if os.environ.get("CONTAINER_TEST_BASE_IMAGE"):
         return os.environ["CONTAINER_TEST_BASE_IMAGE"]
     done = run_script("docker-base-image.sh", LOCAL_BASE, timeout=1200)
-    assert done.returncode == 0, "scripts/docker-base-image.sh failed (log: .docker/cache/debootstrap.log)"
+    assert done.returncode == 0, script_failed(done) + "\n(log: .docker/cache/debootstrap.log)"
     return LOCAL_BASE
 
 
@@ -64,7 +64,7 @@ def base_image(docker_engine) -> str:
 def wheelhouse() -> Path:
     """wheelhouse/ made with this machine's pip: the builds then run offline (--network none)."""
     done = run_script("docker-wheelhouse.sh", env={"PYTHON": sys.executable, "TORCH_VARIANT": TORCH_VARIANT}, timeout=1200)
-    assert done.returncode == 0, "scripts/docker-wheelhouse.sh failed"
+    assert done.returncode == 0, script_failed(done)
     return REPO / "wheelhouse"
 
 
@@ -103,7 +103,7 @@ def images(base_image, wheelhouse, tmp_path_factory) -> Built:
         "BASE_IMAGE": base_image, "IMAGE_TAG": TAG, "OFFLINE": "1",
         "EXTRA_CA_CERT": str(extra_ca), "BUILD_TIMES_FILE": str(times),
     })
-    assert done.returncode == 0, "scripts/docker-build.sh failed (output above)"
+    assert done.returncode == 0, script_failed(done)
     built = Built(serve=SERVE_IMAGE, train=TRAIN_IMAGE, base=base_image, extra_ca=extra_ca)
     for line in times.read_text().splitlines():
         image, seconds, _size = line.split()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,19 @@ def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
 
 
 def run_script(name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """scripts/<name>; its stderr (progress, docker build output) goes to pytest's capture."""
-    return subprocess.run(["bash", str(SCRIPTS / name), *args], stdout=subprocess.PIPE, stderr=None, text=True,
+    """scripts/<name>; its stderr (progress, docker build output) is kept on the result and
+    copied to pytest's capture."""
+    done = subprocess.run(["bash", str(SCRIPTS / name), *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+    sys.stderr.write(done.stderr)
+    return done
+
+
+def script_failed(done: subprocess.CompletedProcess[str], lines: int = 40) -> str:
+    """A failure message that quotes the end of a script's stderr: CI reports keep a
+    failure's first lines and the summary, and a long build log between them gets cut."""
+    tail = "\n".join(done.stderr.rstrip().splitlines()[-lines:])
+    return f"{done.args[1]} exited {done.returncode}; the last lines of its output:\n{tail}"
 
 
 def inspect(image: str) -> dict:

@@ -88,6 +88,53 @@ def test_records_input_form_scores_the_same(predictor) -> None:
     assert a.json()["outputs"][0]["data"] == b.json()["outputs"][0]["data"]
 
 
+def v1_predict(p, body, **kw) -> httpx.Response:
+    if isinstance(body, bytes):
+        kw["content"], kw["headers"] = body, {"content-type": "application/json"}
+    else:
+        kw["json"] = body
+    return httpx.post(f"{p.http}/v1/models/credit-score:predict", timeout=30, **kw)
+
+
+def test_v1_instances_score_the_same_as_v2(predictor) -> None:
+    """KServe's v1 protocol: feature records in, one object of the four outputs per row out."""
+    frame = applicants(4)
+    r = v1_predict(predictor, {"instances": json.loads(frame.to_json(orient="records"))})
+    v2 = infer(predictor, {"inputs": v2_inputs(frame)}).json()
+    assert r.status_code == 200, r.text
+    assert r.headers["x-model-version"] == "1" and r.headers["x-request-id"]
+    rows = r.json()["predictions"]
+    out = {o["name"]: o["data"] for o in v2["outputs"]}
+    assert [row["score"] for row in rows] == out["score"]
+    assert [row["decision"] for row in rows] == out["decision"]
+    assert [row["reason_codes"] for row in rows] == [json.loads(t) for t in out["reason_codes"]]
+    assert np.allclose([row["probability_of_default"] for row in rows], out["probability_of_default"])
+
+
+V1_BAD = [
+    # (id, body, substring of the error, field, row)
+    ("list-body", [1, 2], "expected a JSON object", "instances", None),
+    ("no-instances", {"rows": []}, "field 'rows' is not part of it", "rows", None),
+    # KServe's v1 route checks this one itself, before the model sees the body
+    ("instances-not-a-list", {"instances": {"a": 1}}, 'Expected "instances" to be a list', None, None),
+    ("row-not-an-object", {"instances": [1]}, "expected a JSON object per row", "instances", 0),
+    ("empty", {"instances": []}, "empty batch", "instances", None),
+    ("protected", {"instances": [{**json.loads(applicants(1).to_json(orient="records"))[0], "personal_status_and_sex": "x"}]},
+     "'personal_status_and_sex' is not an input of this model", "instances", 0),
+    ("bad-value", {"instances": [*json.loads(applicants(2).to_json(orient="records")),
+                                 {**json.loads(applicants(1).to_json(orient="records"))[0], "age_in_years": "old"}]},
+     "expected a number, got 'old'", "age_in_years", 2),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "message", "field", "row"), V1_BAD, ids=[b[0] for b in V1_BAD])
+def test_malformed_v1_requests_get_a_400_naming_the_field_and_row(predictor, case, body, message, field, row) -> None:
+    r = v1_predict(predictor, body)
+    assert r.status_code == 400, r.text
+    err = r.json()
+    assert message in err["error"] and (err.get("input"), err.get("row")) == (field, row), err
+
+
 def test_missing_value_where_the_spec_allows_it(registered, tmp_path) -> None:
     """German credit rejects missing values (none in training); the error names row and input."""
     frame = applicants(3).astype({"credit_amount": float})
