@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as e:
         print(f"error: invalid training settings:\n{e}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # under torchrun the other ranks only train: rank 0 speaks for the job
+    level = args.log_level.upper() if os.environ.get("RANK", "0") == "0" else "WARNING"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("urllib3", "matplotlib", "alembic", "mlflow.models.model"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not result.main:
+        return 0
     m = result.metrics
     print()
     print(f"model        {cfg.registry.model_name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training_job.config import EMBEDDED_PREFIX, DataConfig
+from training_job.config import EMBEDDED_PREFIX, DataConfig, TrainConfig, is_uri
 
 EMBEDDED = {"german_credit": "germancredit.csv"}
 
@@ -31,12 +32,20 @@ class Dataset:
     protected: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The `data.protected` columns as group labels (text; missing = MISSING_GROUP), row-aligned
     with `frame`: for the fairness evaluation only, never a model input."""
+    ids: np.ndarray | None = None
+    """The hash split's id column (`split.method: hash`), row-aligned with `frame`."""
+    population: int | None = None
+    """Rows of the whole data set when `frame` holds only a sample of it (a streamed dataset)."""
+
+    @property
+    def rows(self) -> int:
+        return self.population if self.population is not None else len(self.target)
 
 
 MISSING_GROUP = "(missing)"
 
 
-def protected_groups(frame: pd.DataFrame, names: list[str], max_categories: int, path: Path) -> pd.DataFrame:
+def protected_groups(frame: pd.DataFrame, names: list[str], max_categories: int, path: object) -> pd.DataFrame:
     """The protected columns as text group labels, validated like any column of the data."""
     missing = [c for c in names if c not in frame.columns]
     if missing:
@@ -92,11 +101,8 @@ def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
     return frame
 
 
-def encode_target(column: pd.Series, positive_label: object, name: str) -> np.ndarray:
-    if column.isna().any():
-        row = int(np.flatnonzero(column.isna().to_numpy())[0])
-        raise DataError(f"target column {name!r} has missing values (first at row {row})")
-    values = column.unique()
+def positive_value(values: Sequence[object], positive_label: object, name: str) -> object:
+    """The value among the target's distinct `values` that means default."""
     if len(values) != 2:
         raise DataError(
             f"target column {name!r} must have exactly two classes, found {len(values)}: "
@@ -109,32 +115,78 @@ def encode_target(column: pd.Series, positive_label: object, name: str) -> np.nd
             f"positive_label {positive_label!r} does not occur in target column {name!r}; "
             f"its values are {sorted(map(str, values))}"
         )
-    return (column == matches[0]).to_numpy(dtype=np.int64)
+    return matches[0]
 
 
-def load_dataset(cfg: DataConfig, path_override: str | None = None) -> Dataset:
-    path = resolve_path(path_override or cfg.path)
-    frame = read_table(path, cfg.format)
-    if cfg.target not in frame.columns:
-        raise DataError(f"target column {cfg.target!r} not in {path}; columns: {list(frame.columns)}")
-    missing = [c for c in cfg.id_columns + cfg.drop_columns if c not in frame.columns]
+def encode_target(column: pd.Series, positive_label: object, name: str) -> np.ndarray:
+    if column.isna().any():
+        row = int(np.flatnonzero(column.isna().to_numpy())[0])
+        raise DataError(f"target column {name!r} has missing values (first at row {row})")
+    positive = positive_value(list(column.unique()), positive_label, name)
+    return (column == positive).to_numpy(dtype=np.int64)
+
+
+def split_id_column(cfg: TrainConfig) -> str | None:
+    """The column the hash split reads (None for a random split)."""
+    if cfg.split.method != "hash":
+        return None
+    return cfg.split.id_column or cfg.data.id_columns[0]
+
+
+def feature_columns(columns: list[str], cfg: DataConfig, source: object) -> list[str]:
+    """The feature columns of a table with these `columns`, after checking every name the config gives."""
+    if cfg.target not in columns:
+        raise DataError(f"target column {cfg.target!r} not in {source}; columns: {columns}")
+    missing = [c for c in cfg.id_columns + cfg.drop_columns if c not in columns]
     if missing:
-        raise DataError(f"id/drop columns {missing} not in {path}")
-    target = encode_target(frame[cfg.target], cfg.positive_label, cfg.target)
-    protected = protected_groups(frame, cfg.protected, cfg.max_categories, path)
-    features = frame.drop(columns=[cfg.target, *cfg.id_columns, *cfg.drop_columns, *cfg.protected])
-    unknown = sorted(set(cfg.features) - set(features.columns))
+        raise DataError(f"id/drop columns {missing} not in {source}")
+    absent = [c for c in cfg.protected if c not in columns]
+    if absent:
+        raise DataError(f"data.protected columns {absent} not in {source}; columns: {columns}")
+    removed = {cfg.target, *cfg.id_columns, *cfg.drop_columns, *cfg.protected}
+    features = [c for c in columns if c not in removed]
+    unknown = sorted(set(cfg.features) - set(features))
     if unknown:
         raise DataError(f"data.features overrides name columns that are not features: {unknown}")
-    if features.shape[1] == 0:
-        raise DataError(f"{path} has no feature columns left after removing target/id/drop columns")
+    if not features:
+        raise DataError(f"{source} has no feature columns left after removing target/id/drop columns")
+    if cfg.age is not None and cfg.age.feature not in features:
+        raise DataError(f"data.age.feature {cfg.age.feature!r} is not a feature column of {source}")
+    return features
+
+
+def is_streamed(path: str) -> bool:
+    """A folder or an object-store prefix is a Parquet dataset, streamed (training_job/parquet_stream.py)."""
+    return is_uri(path) or (not path.startswith(EMBEDDED_PREFIX) and Path(path).is_dir())
+
+
+def table_dataset(frame: pd.DataFrame, cfg: TrainConfig, source: str, digest: str,
+                  population: int | None = None) -> Dataset:
+    """A table in memory as the training job's Dataset, every column the config names checked."""
+    data = cfg.data
+    names = feature_columns(list(frame.columns), data, source)
+    target = encode_target(frame[data.target], data.positive_label, data.target)
+    protected = protected_groups(frame, data.protected, data.max_categories, source)
+    features = frame[names]
     empty = [c for c in features.columns if features[c].isna().all()]
     if empty:
-        raise DataError(f"feature columns entirely missing in {path}: {empty}")
-    if cfg.age is not None:
-        if cfg.age.feature not in features.columns:
-            raise DataError(f"data.age.feature {cfg.age.feature!r} is not a feature column of {path}")
-        if not pd.api.types.is_numeric_dtype(features[cfg.age.feature]):
-            raise DataError(f"data.age.feature {cfg.age.feature!r} must be numeric (age in years)")
-    return Dataset(frame=features.reset_index(drop=True), target=target, source=str(path), digest=file_digest(path),
-                   protected=protected)
+        raise DataError(f"feature columns entirely missing in {source}: {empty}")
+    if data.age is not None and not pd.api.types.is_numeric_dtype(features[data.age.feature]):
+        raise DataError(f"data.age.feature {data.age.feature!r} must be numeric (age in years)")
+    id_column = split_id_column(cfg)
+    ids = None
+    if id_column is not None:
+        ids = frame[id_column].to_numpy()
+        if frame[id_column].isna().any():
+            raise DataError(f"split id column {id_column!r} has missing values (first at row "
+                            f"{int(np.flatnonzero(frame[id_column].isna().to_numpy())[0])})")
+    return Dataset(frame=features.reset_index(drop=True), target=target, source=source, digest=digest,
+                   protected=protected, ids=ids, population=population)
+
+
+def load_dataset(cfg: DataConfig | TrainConfig, path_override: str | None = None) -> Dataset:
+    """A CSV or Parquet file in memory (`cfg`: the whole config, or its data section for a random split)."""
+    full = cfg if isinstance(cfg, TrainConfig) else TrainConfig(data=cfg)
+    path = resolve_path(path_override or full.data.path)
+    frame = read_table(path, full.data.format)
+    return table_dataset(frame, full, str(path), file_digest(path))

@@ -6,6 +6,7 @@ quantiles, vocabularies and baselines are fitted on the training split only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -50,15 +51,32 @@ def fit_numeric_transform(values: np.ndarray, sentinels: list[float]) -> Numeric
     return NumericTransform(quantiles=unique.tolist(), normal_scores=merged.tolist(), fill=fill)
 
 
-def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataConfig) -> tuple[list[FeatureSpec], NetworkInfo]:
-    """Infer and fit the spec: `frame` is the whole feature table, `train_rows` indexes the training split."""
+@dataclass(frozen=True)
+class ColumnFacts:
+    """What the spec takes from the whole table rather than from the rows in memory: a streamed
+    dataset is surveyed for these (training_job/parquet_stream.py), a sample fits the rest."""
+
+    has_missing: bool
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] = ()
+    """Categorical: the values seen in the training split."""
+    distinct: int = 0
+    """Categorical: distinct values in the whole table."""
+
+
+def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataConfig,
+                       facts: dict[str, ColumnFacts] | None = None) -> tuple[list[FeatureSpec], NetworkInfo]:
+    """Infer and fit the spec: `frame` is the whole feature table, `train_rows` indexes the training
+    split; or, with `facts` of the whole table, `frame` is a sample of it."""
     specs: list[FeatureSpec] = []
     n_numeric = n_flags = n_categorical = 0
     for i, name in enumerate(frame.columns):
         column = frame[name]
         override = cfg.features.get(name, FeatureOverride())
         kind = infer_kind(column, override)
-        has_missing = bool(column.isna().any())
+        known = facts.get(name) if facts else None
+        has_missing = known.has_missing if known else bool(column.isna().any())
         missing = override.missing or ("allow" if has_missing else "reject")
         common = dict(
             name=name,
@@ -87,8 +105,8 @@ def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataCon
                     dtype="int" if is_int else "float",
                     min=override.min,
                     max=override.max,
-                    observed_min=float(np.nanmin(values)),
-                    observed_max=float(np.nanmax(values)),
+                    observed_min=known.minimum if known else float(np.nanmin(values)),
+                    observed_max=known.maximum if known else float(np.nanmax(values)),
                     sentinels=override.sentinels,
                     transform=transform,
                     baseline=float(np.median(usable)),
@@ -100,7 +118,7 @@ def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataCon
             n_flags += n_ind
         else:
             text = train.dropna().astype(str)
-            distinct = column.dropna().astype(str).nunique()
+            distinct = known.distinct if known else column.dropna().astype(str).nunique()
             if distinct > cfg.max_categories:
                 raise DataError(
                     f"feature {name!r} has {distinct} distinct values (> data.max_categories="
@@ -110,7 +128,7 @@ def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataCon
                 FeatureSpec(
                     **common,
                     dtype="string",
-                    categories=sorted(text.unique().tolist()),
+                    categories=list(known.categories) if known else sorted(text.unique().tolist()),
                     oov=override.oov or "bucket",
                     baseline=str(text.mode().iloc[0]),
                     categorical_index=n_categorical,

@@ -7,6 +7,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,13 +17,16 @@ import torch
 from credit_model.artifact import SCHEMA_VERSION
 from credit_model.scoring import decide, score_points
 from training_job.config import TrainConfig
-from training_job.data import Dataset, load_dataset
+from training_job.data import Dataset, is_streamed, load_dataset
+from training_job.distributed import Group, process_group
 from training_job.evaluation import classification_metrics
 from training_job.export import export_artifact, scoring_params, training_reference
 from training_job.fairness import FairnessReport, evaluate_fairness
 from training_job.model_card import model_card
-from training_job.pipeline import FittedModel, fit_model, split_indices
+from training_job.parquet_stream import survey_dataset
+from training_job.pipeline import FittedModel, fit_model, fit_streamed, split_indices
 from training_job.tracker import Evaluation, Exported, NullTracker, Tracker
+from training_job.train import EpochCallback
 
 log = logging.getLogger(__name__)
 EXAMPLE_ROWS = 3
@@ -42,6 +46,8 @@ class JobResult:
     seconds: float = 0.0
     fairness: FairnessReport | None = None
     """Per protected attribute and group (None without `data.protected`)."""
+    main: bool = True
+    """False on the ranks other than 0 of a torchrun launch: they train and report nothing."""
 
 
 def fingerprint(cfg: TrainConfig, data_digest: str) -> str:
@@ -96,13 +102,43 @@ def provenance(cfg: TrainConfig, ds: Dataset, fp: str) -> dict[str, str]:
     }
 
 
-def train(cfg: TrainConfig, ds: Dataset, fp: str, out: Path, tracker: Tracker, started: float) -> JobResult:
-    """The one pipeline: split → fit → evaluate → export → publish, whatever the tracker."""
-    train_rows, val_rows, test_rows = split_indices(ds.target, cfg.split)
-    tracker.log_params({"data.rows": len(ds.target), "split.train_rows": len(train_rows),
-                        "split.validation_rows": len(val_rows), "split.test_rows": len(test_rows)})
+@dataclass
+class Prepared:
+    """The data as the pipeline takes it, from a file in memory or a streamed Parquet dataset."""
+
+    ds: Dataset
+    """The whole table, or (streamed) the samples of it held in memory."""
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray]
+    """Train, validation and test rows of `ds` (streamed: the training sample and the evaluation rows)."""
+    split_rows: dict[str, int]
+    """Rows of each split in the whole data set."""
+    fit: Callable[[EpochCallback | None], FittedModel | None]
+
+
+def prepare(cfg: TrainConfig, data_path: str | None, group: Group) -> Prepared:
+    path = data_path or cfg.data.path
+    if is_streamed(path):
+        data = survey_dataset(cfg, path, group)
+        return Prepared(data.view, data.rows, data.split_rows, lambda on_epoch: fit_streamed(data, cfg, on_epoch, group))
+    ds = load_dataset(cfg, data_path)
+    rows = split_indices(ds.target, cfg.split, ds.ids)
+    return Prepared(ds, rows, dict(zip(("train", "validation", "test"), map(len, rows))),
+                    lambda on_epoch: fit_model(ds.frame, ds.target, rows[0], rows[1], cfg, on_epoch, group))
+
+
+def train(cfg: TrainConfig, data: Prepared, fp: str, out: Path, tracker: Tracker, started: float) -> JobResult:
+    """The one pipeline: fit → evaluate → export → publish, whatever the tracker and the data source."""
+    ds = data.ds
+    train_rows, val_rows, test_rows = data.rows
+    params: dict[str, object] = {"data.rows": ds.rows, **{f"split.{k}_rows": v for k, v in data.split_rows.items()}}
+    if ds.population is not None:
+        params.update({"streaming.train_sample_rows": len(train_rows), "streaming.validation_rows_kept": len(val_rows),
+                       "streaming.test_rows_kept": len(test_rows)})
+    tracker.log_params(params)
     fit_started = time.perf_counter()
-    fm = fit_model(ds.frame, ds.target, train_rows, val_rows, cfg, on_epoch=tracker.log_epoch)
+    fm = data.fit(tracker.log_epoch)
+    if fm is None:  # a rank other than 0: it helped train, rank 0 does the rest
+        return JobResult(metrics={}, seconds=time.perf_counter() - started, main=False)
     fit_seconds = time.perf_counter() - fit_started
     ev = evaluate(fm, ds, test_rows, cfg)
     report = fairness(fm, ds, ev, train_rows, test_rows, cfg)
@@ -118,7 +154,7 @@ def train(cfg: TrainConfig, ds: Dataset, fp: str, out: Path, tracker: Tracker, s
     spec, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, metrics, training, reference)
     card = model_card(
         spec, cfg,
-        data={"source": ds.source, "digest": ds.digest, "rows": str(len(ds.target)),
+        data={"source": ds.source, "digest": ds.digest, "rows": str(ds.rows),
               "default_rate": f"{ds.target.mean():.3f}"},
         fit={"summary": f"Best epoch {best.best_epoch} (validation AUC {best.best_val_auc:.4f}); fit {fit_seconds:.1f} s."},
         fairness=report,
@@ -141,23 +177,35 @@ def run_job(
 ) -> JobResult:
     """Train with MLflow tracking when `tracking_uri` is given (the artifact then lives in a
     temporary directory unless `output_dir` is set), or without: the artifact in `output_dir`
-    or a new temporary directory that is kept."""
-    started = time.perf_counter()
-    ds = load_dataset(cfg.data, data_path)
-    fp = fingerprint(cfg, ds.digest)
-    log.info("data %s: %d rows, %d features, default rate %.3f", ds.source, len(ds.target), ds.frame.shape[1], ds.target.mean())
-    if not tracking_uri:
-        return train(cfg, ds, fp, output_dir or Path(tempfile.mkdtemp(prefix="credit-model-")), NullTracker(), started)
-    from training_job.mlflow_tracker import existing_version, mlflow_tracker
+    or a new temporary directory that is kept.
 
-    previous = existing_version(tracking_uri, cfg, fp)
-    if previous is not None:
-        published, metrics, digest = previous
-        return JobResult(metrics=metrics, artifact_digest=digest, run_id=published.run_id, version=published.version,
-                         aliases=published.aliases, reused=True, gate=published.gate)
-    with mlflow_tracker(tracking_uri, experiment or cfg.registry.experiment, cfg, ds, fp, config_name) as tracker, \
-            tempfile.TemporaryDirectory() as tmp:
-        result = train(cfg, ds, fp, output_dir or Path(tmp) / "credit_model", tracker, started)
-        if output_dir is None:
-            result.artifact_dir = None  # it goes with the temporary directory
-        return result
+    Under torchrun every rank trains its share; rank 0 alone looks up, logs, exports and registers."""
+    started = time.perf_counter()
+    with process_group(cfg.optimisation.device) as group:
+        data = prepare(cfg, data_path, group)
+        ds = data.ds
+        fp = fingerprint(cfg, ds.digest)
+        log.info("data %s: %d rows, %d features, default rate %.3f", ds.source, ds.rows, ds.frame.shape[1],
+                 ds.target.mean())
+        if not group.main:
+            # rank 0's answer to "already registered?" decides for every rank, so none trains alone
+            if group.broadcast(None) is not None:
+                return JobResult(metrics={}, reused=True, main=False)
+            return train(cfg, data, fp, Path(), NullTracker(), started)
+        if not tracking_uri:
+            group.broadcast(None)
+            return train(cfg, data, fp, output_dir or Path(tempfile.mkdtemp(prefix="credit-model-")), NullTracker(),
+                         started)
+        from training_job.mlflow_tracker import existing_version, mlflow_tracker
+
+        previous = group.broadcast(existing_version(tracking_uri, cfg, fp))
+        if previous is not None:
+            published, metrics, digest = previous
+            return JobResult(metrics=metrics, artifact_digest=digest, run_id=published.run_id,
+                             version=published.version, aliases=published.aliases, reused=True, gate=published.gate)
+        with mlflow_tracker(tracking_uri, experiment or cfg.registry.experiment, cfg, ds, fp, config_name) as tracker, \
+                tempfile.TemporaryDirectory() as tmp:
+            result = train(cfg, data, fp, output_dir or Path(tmp) / "credit_model", tracker, started)
+            if output_dir is None:
+                result.artifact_dir = None  # it goes with the temporary directory
+            return result
