@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"artifact     {result.artifact_dir}")
     if result.artifact_digest:
         print(f"digest       sha256:{result.artifact_digest}")
+    if result.processes > 1:
+        print(f"processes    {result.processes} (torchrun, DistributedDataParallel)")
     if m:
         print("test split   " + "  ".join(f"{k[5:]} {m[k]:.4f}" for k in ("test_auc", "test_gini", "test_ks", "test_brier", "test_log_loss", "test_ece") if k in m))
     if result.fairness is not None:

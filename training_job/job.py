@@ -48,6 +48,8 @@ class JobResult:
     """Per protected attribute and group (None without `data.protected`)."""
     main: bool = True
     """False on the ranks other than 0 of a torchrun launch: they train and report nothing."""
+    processes: int = 1
+    """The torchrun world that trained it."""
 
 
 def fingerprint(cfg: TrainConfig, data_digest: str) -> str:
@@ -126,11 +128,13 @@ def prepare(cfg: TrainConfig, data_path: str | None, group: Group) -> Prepared:
                     lambda on_epoch: fit_model(ds.frame, ds.target, rows[0], rows[1], cfg, on_epoch, group))
 
 
-def train(cfg: TrainConfig, data: Prepared, fp: str, out: Path, tracker: Tracker, started: float) -> JobResult:
+def train(cfg: TrainConfig, data: Prepared, fp: str, out: Path, tracker: Tracker, started: float,
+          group: Group) -> JobResult:
     """The one pipeline: fit → evaluate → export → publish, whatever the tracker and the data source."""
     ds = data.ds
     train_rows, val_rows, test_rows = data.rows
-    params: dict[str, object] = {"data.rows": ds.rows, **{f"split.{k}_rows": v for k, v in data.split_rows.items()}}
+    params: dict[str, object] = {"data.rows": ds.rows, **{f"split.{k}_rows": v for k, v in data.split_rows.items()},
+                                 "distributed.processes": group.world}
     if ds.population is not None:
         params.update({"streaming.train_sample_rows": len(train_rows), "streaming.validation_rows_kept": len(val_rows),
                        "streaming.test_rows_kept": len(test_rows)})
@@ -164,7 +168,7 @@ def train(cfg: TrainConfig, data: Prepared, fp: str, out: Path, tracker: Tracker
                                 report.min_air if report else None)
     return JobResult(metrics=metrics, artifact_dir=out, artifact_digest=digest, run_id=published.run_id,
                      version=published.version, aliases=published.aliases, gate=published.gate,
-                     seconds=time.perf_counter() - started, fairness=report)
+                     seconds=time.perf_counter() - started, fairness=report, processes=group.world)
 
 
 def run_job(
@@ -191,11 +195,11 @@ def run_job(
             # rank 0's answer to "already registered?" decides for every rank, so none trains alone
             if group.broadcast(None) is not None:
                 return JobResult(metrics={}, reused=True, main=False)
-            return train(cfg, data, fp, Path(), NullTracker(), started)
+            return train(cfg, data, fp, Path(), NullTracker(), started, group)
         if not tracking_uri:
             group.broadcast(None)
             return train(cfg, data, fp, output_dir or Path(tempfile.mkdtemp(prefix="credit-model-")), NullTracker(),
-                         started)
+                         started, group)
         from training_job.mlflow_tracker import existing_version, mlflow_tracker
 
         previous = group.broadcast(existing_version(tracking_uri, cfg, fp))
@@ -205,7 +209,7 @@ def run_job(
                              version=published.version, aliases=published.aliases, reused=True, gate=published.gate)
         with mlflow_tracker(tracking_uri, experiment or cfg.registry.experiment, cfg, ds, fp, config_name) as tracker, \
                 tempfile.TemporaryDirectory() as tmp:
-            result = train(cfg, data, fp, output_dir or Path(tmp) / "credit_model", tracker, started)
+            result = train(cfg, data, fp, output_dir or Path(tmp) / "credit_model", tracker, started, group)
             if output_dir is None:
                 result.artifact_dir = None  # it goes with the temporary directory
             return result
