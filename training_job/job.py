@@ -117,6 +117,16 @@ class Prepared:
     fit: Callable[[EpochCallback | None], FittedModel | None]
 
 
+def streamed_config(cfg: TrainConfig, data_path: str | None) -> TrainConfig:
+    """A streamed dataset cannot be shuffled in memory: it is split by a hash of each row's id
+    whatever `split.method` says, and the run's params say so."""
+    path = data_path or cfg.data.path
+    if not is_streamed(path) or cfg.split.method == "hash":
+        return cfg
+    log.info("%s is a Parquet dataset, streamed: split by a hash of each row's id (split.method hash)", path)
+    return cfg.model_copy(update={"split": cfg.split.model_copy(update={"method": "hash"})})
+
+
 def prepare(cfg: TrainConfig, data_path: str | None, group: Group) -> Prepared:
     path = data_path or cfg.data.path
     if is_streamed(path):
@@ -185,6 +195,7 @@ def run_job(
 
     Under torchrun every rank trains its share; rank 0 alone looks up, logs, exports and registers."""
     started = time.perf_counter()
+    cfg = streamed_config(cfg, data_path)
     with process_group(cfg.optimisation.device) as group:
         data = prepare(cfg, data_path, group)
         ds = data.ds

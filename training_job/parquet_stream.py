@@ -197,8 +197,8 @@ def survey_dataset(cfg: TrainConfig, path: str, group: Group) -> StreamedData:
     names = list(dataset.schema.names)
     id_column = split_id_column(cfg)
     if id_column is None:
-        raise DataError(f"{path} is a Parquet dataset, streamed and split by a hash of each row's id: set "
-                        "split.method: hash and data.id_columns (or split.id_column)")
+        raise DataError(f"{path} is a Parquet dataset, streamed and split by a hash of each row's id: name the "
+                        "id in data.id_columns (or split.id_column)")
     features = feature_columns(names, cfg.data, path)
     columns = [*features, cfg.data.target, id_column, *(c for c in cfg.data.protected if c != id_column)]
     shard = [i for i in range(len(groups)) if i % group.world == group.rank]

@@ -77,12 +77,13 @@ def test_a_parquet_dataset_trains_shard_by_shard(mlflow, tmp_path: Path) -> None
     for i, rows in enumerate(np.array_split(np.arange(len(frame)), 4)):
         pq.write_table(pa.Table.from_pandas(frame.iloc[rows], preserve_index=False), folder / f"part-{i}.parquet",
                        row_group_size=125)
-    done = torchrun(mlflow.url, "it-ddp-stream", "registry.model_name=it-ddp-stream", "split.method=hash",
+    done = torchrun(mlflow.url, "it-ddp-stream", "registry.model_name=it-ddp-stream",
                     "data.id_columns=[application_id]", data=folder)
     assert done.returncode == 0, done.stderr[-3000:]
     client = MlflowClient(mlflow.url)
     [version] = client.search_model_versions("name = 'it-ddp-stream'")
     params = client.get_run(version.run_id).data.params
     assert params["data.rows"] == "1000" and params["distributed.processes"] == "2"
+    assert params["split.method"] == "hash"  # a streamed dataset is split by id, whatever the config said
     assert sum(int(params[f"split.{s}_rows"]) for s in ("train", "validation", "test")) == 1000
     assert "reads 4 of them" in done.stderr  # each rank its own 4 of the 8 row groups

@@ -114,7 +114,7 @@ def test_too_few_row_groups_for_the_processes_is_a_data_error(tmp_path: Path) ->
 def test_a_folder_without_an_id_to_split_by_is_a_data_error(dataset) -> None:
     _, folder = dataset
     cfg = TrainConfig(data=DataConfig(path=str(folder), target="y", positive_label=1, drop_columns=["id"]))
-    with pytest.raises(DataError, match="set split.method: hash and data.id_columns"):
+    with pytest.raises(DataError, match="name the id in data.id_columns"):
         survey_dataset(cfg, str(folder), Group())
 
 
