@@ -114,5 +114,6 @@ def mlflow_tracker(tracking_uri: str, experiment: str, cfg: TrainConfig, ds: Dat
     with mlflow.start_run(run_name=f"{cfg.registry.model_name}-{fp[:8]}") as run:
         mlflow.set_tags({FINGERPRINT_TAG: fp, "data_digest": ds.digest, "config_file": config_name})
         log_config(cfg)
-        log_dataset(ds.frame, ds.target, ds.source, Path(ds.source).name)
+        log_dataset(ds.frame, ds.target, ds.source, Path(ds.source.rstrip("/")).name,
+                    ds.digest if ds.population is not None else None)
         yield MlflowTracker(MlflowClient(tracking_uri), run.info.run_id, cfg, ds, fp, config_name)

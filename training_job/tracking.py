@@ -14,6 +14,8 @@ import onnxruntime
 import pandas as pd
 import pydantic
 import yaml
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -24,6 +26,8 @@ from training_job.config import TrainConfig
 log = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
+DATASET_DIGEST_CHARS = 16
+"""Of the dataset digest, on MLflow's dataset record (its column holds 36); the run's tags keep all 64."""
 
 
 def flatten(prefix: str, value: Any) -> dict[str, str]:
@@ -54,9 +58,15 @@ def is_duplicate_dataset_race(error: MlflowException) -> bool:
     return "datasets" in text and ("unique constraint" in text or "duplicate key" in text)
 
 
-def log_dataset(frame: pd.DataFrame, target: np.ndarray, source: str, name: str) -> None:
+def log_dataset(frame: pd.DataFrame, target: np.ndarray, source: str, name: str, streamed_digest: str | None = None) -> None:
+    """The training input of the run. A streamed dataset is logged by its digest and schema only:
+    a profile of the sample in memory would misstate a data set of millions of rows."""
     df = frame.assign(__target__=target)
-    dataset = mlflow.data.from_pandas(df, source=source, name=name, targets="__target__")
+    if streamed_digest is None:
+        dataset = mlflow.data.from_pandas(df, source=source, name=name, targets="__target__")
+    else:
+        dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=streamed_digest[:DATASET_DIGEST_CHARS],
+                              schema=infer_signature(df).inputs)
     for attempt in range(1, DATASET_LOG_ATTEMPTS + 1):
         try:
             mlflow.log_input(dataset, context="training")

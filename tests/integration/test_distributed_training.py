@@ -3,6 +3,7 @@ registers, a retried launch registers nothing, and a Parquet dataset is read sha
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,4 +87,8 @@ def test_a_parquet_dataset_trains_shard_by_shard(mlflow, tmp_path: Path) -> None
     assert params["data.rows"] == "1000" and params["distributed.processes"] == "2"
     assert params["split.method"] == "hash"  # a streamed dataset is split by id, whatever the config said
     assert sum(int(params[f"split.{s}_rows"]) for s in ("train", "validation", "test")) == 1000
+    [record] = client.get_run(version.run_id).inputs.dataset_inputs
+    assert record.dataset.name == "german" and record.dataset.source_type == "local"  # the folder, not a sample
+    assert "duration_in_month" in {c["name"] for c in json.loads(record.dataset.schema)["mlflow_colspec"]}
+    assert record.dataset.profile is None and version.tags["data_digest"].startswith(record.dataset.digest)
     assert "reads 4 of them" in done.stderr  # each rank its own 4 of the 8 row groups
