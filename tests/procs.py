@@ -114,6 +114,24 @@ def mlflow_server(root: Path) -> Iterator[MlflowServer]:
         server.stop()
 
 
+@contextmanager
+def s3_server(workdir: Path) -> Iterator[dict[str, str]]:
+    """moto's S3-compatible server in its own process (MinIO is AGPL): yields the environment an
+    S3 client (boto3, pyarrow) needs to reach it, as a pod would get it."""
+    port = free_port()
+    log = (workdir / "s3.log").open("w")
+    proc = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    try:
+        wait_http(f"{env['AWS_ENDPOINT_URL']}/moto-api/", 60, proc)
+        yield env
+    finally:
+        stop(proc)
+        log.close()
+
+
 @dataclass
 class Predictor:
     http: str
