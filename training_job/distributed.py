@@ -26,6 +26,8 @@ class Group:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    collective_device: str = "cpu"
+    """Where the tensors of a collective live: NCCL reduces CUDA tensors only."""
 
     @property
     def main(self) -> bool:
@@ -55,7 +57,7 @@ class Group:
     def sum(self, values: list[float]) -> list[float]:
         if not self.distributed:
             return list(values)
-        t = torch.tensor(values, dtype=torch.float64)
+        t = torch.tensor(values, dtype=torch.float64, device=self.collective_device)
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t.tolist()
 
@@ -81,9 +83,15 @@ def process_group(device_name: str) -> Iterator[Group]:
     if world <= 1:
         yield Group()
         return
-    group = Group(rank=int(os.environ["RANK"]), world=world, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     gpu = device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
     backend = "nccl" if gpu else "gloo"
+    if gpu:
+        # before the first collective: NCCL's object broadcasts use the current device, and two
+        # ranks left on GPU 0 fail with "duplicate GPU"
+        torch.cuda.set_device(local_rank)
+    group = Group(rank=int(os.environ["RANK"]), world=world, local_rank=local_rank,
+                  collective_device=f"cuda:{local_rank}" if gpu else "cpu")
     dist.init_process_group(backend=backend)
     log.info("rank %d of %d (local rank %d), backend %s", group.rank, group.world, group.local_rank, backend)
     try:
