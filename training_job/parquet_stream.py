@@ -1,7 +1,7 @@
 """A Parquet dataset too large for memory: read in row groups, each torchrun rank its own share.
 
-The row groups of every file (in path order) are dealt round-robin to the ranks; a rank never
-opens another rank's. One survey pass per rank counts the rows of each split (the split follows
+The row groups of every file (in path order) are dealt to the ranks by their row counts, so the
+shards are as even as whole row groups allow; a rank never opens another rank's. One survey pass per rank counts the rows of each split (the split follows
 from each row's id: training_job/hash_split.py), collects what the feature spec needs from the
 whole table (missing values, ranges, vocabularies) and keeps bounded, hash-chosen samples: the
 training rows the quantiles and baselines are fitted on, and the validation and test rows the
@@ -73,6 +73,19 @@ def dataset_digest(groups: list[pads.ParquetFileFragment]) -> str:
 
 def row_group_rows(group: pads.ParquetFileFragment) -> int:
     return sum(rg.num_rows for rg in group.row_groups)
+
+
+def deal_row_groups(rows: list[int], world: int) -> list[list[int]]:
+    """Row-group indices per rank: largest first, each to the rank with the fewest rows so far.
+    Every rank takes as many steps as the smallest shard allows, so an uneven deal (the short last
+    group of every file landing on one rank) would leave rows of the others unread each epoch."""
+    shards: list[list[int]] = [[] for _ in range(world)]
+    load = [0] * world
+    for i in sorted(range(len(rows)), key=lambda i: (-rows[i], i)):
+        rank = min(range(world), key=lambda r: (load[r], r))
+        shards[rank].append(i)
+        load[rank] += rows[i]
+    return [sorted(s) for s in shards]
 
 
 @dataclass
@@ -201,7 +214,7 @@ def survey_dataset(cfg: TrainConfig, path: str, group: Group) -> StreamedData:
                         "id in data.id_columns (or split.id_column)")
     features = feature_columns(names, cfg.data, path)
     columns = [*features, cfg.data.target, id_column, *(c for c in cfg.data.protected if c != id_column)]
-    shard = [i for i in range(len(groups)) if i % group.world == group.rank]
+    shard = deal_row_groups([row_group_rows(g) for g in groups], group.world)[group.rank]
     if len(groups) < group.world:
         raise DataError(f"{path} has {len(groups)} row groups for {group.world} processes: every process reads "
                         "whole row groups, so write the data with smaller ones (or more files)")

@@ -21,7 +21,7 @@ from training_job.data import DataError
 from training_job.distributed import Group
 from training_job.features import build_feature_spec
 from training_job.hash_split import assign, hash_split_indices, unit_hash
-from training_job.parquet_stream import ParquetBatches, survey_dataset
+from training_job.parquet_stream import ParquetBatches, deal_row_groups, survey_dataset
 
 ROWS = 4000
 SPLIT = SplitConfig(method="hash", seed=42)
@@ -147,3 +147,13 @@ def test_two_ranks_read_disjoint_shards_and_agree_on_everything_else(dataset, tm
         pd.testing.assert_frame_equal(r["view"], alone.view.frame)
         assert r["batch"] == 32  # the global batch of 64 split over two ranks
     assert ranks[0]["steps"] == ranks[1]["steps"] > 0  # DDP's all-reduces pair up
+
+
+def test_row_groups_are_dealt_evenly_by_rows() -> None:
+    # 4 files of 10 row groups, the last of each short: round-robin gave every short one to rank 1
+    rows = ([131_072] * 9 + [65_536]) * 4
+    shards = deal_row_groups(rows, 2)
+    assert sorted(shards[0] + shards[1]) == list(range(40))
+    loads = [sum(rows[i] for i in s) for s in shards]
+    assert abs(loads[0] - loads[1]) <= 65_536
+    assert deal_row_groups([5, 5, 5], 4)[3] == []  # more ranks than groups: survey_dataset refuses it
