@@ -115,7 +115,6 @@ REGIMES: dict[str, tuple[str, str]] = {
 CHUNK_ROWS = 65_536  # part of the data's definition: changing it changes every row after the first chunk
 DEFAULT_ROW_GROUP_ROWS = 131_072
 DEFAULT_PARAMS = Path(__file__).with_name("gmsc_copula.json")
-DEFAULT_GMSC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gmsc" / "give_me_some_credit.csv.gz"
 MAX_DISCRETE_VALUES = 256  # integer columns with more distinct values get a quantile table
 # Even levels every 0.1% plus finer ones in both tails: the top 0.1% of DebtRatio and income spans
 # orders of magnitude, and one straight segment from the 99.9th percentile to the max would put
@@ -537,11 +536,6 @@ def calibrate(marginals: dict[str, Any], target: np.ndarray, defined: np.ndarray
     return r, history
 
 
-def reference_stats(frame: Any) -> dict[str, Any]:
-    """GMSC's figures that --check compares a synthetic set with when the GMSC file is absent."""
-    return {**summarize(frame), "hgb_auc": quick_model_auc(frame)}
-
-
 def fit(path: Path, calibration_rows: int = CALIBRATION_ROWS) -> dict[str, Any]:
     """The copula's parameters from a GMSC-format CSV, with provenance."""
     raw = Path(path).read_bytes()
@@ -550,7 +544,8 @@ def fit(path: Path, calibration_rows: int = CALIBRATION_ROWS) -> dict[str, Any]:
     marginals = fit_marginals(values)
     target, defined = pairwise_correlation(normal_scores(values, marginals))
     r, history = calibrate(marginals, target, defined, calibration_rows)
-    ref = reference_stats(frame)
+    # what --check compares a synthetic set with when the GMSC file is absent
+    ref = {**summarize(frame), "hgb_auc": quick_model_auc(frame)}
     return {
         "format": FORMAT,
         "provenance": {
