@@ -7,7 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
-from kserve_model.settings import parse_settings
+from kserve_model.settings import SettingsError, parse_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = parse_settings(argv)
     except ValidationError as e:
         print(f"error: invalid serving settings:\n{e}", file=sys.stderr)
+        return 2
+    except SettingsError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     # Our loop retries MLflow with backoff and logs each attempt; MLflow's own retries would
     # hide an outage for minutes inside a single attempt.

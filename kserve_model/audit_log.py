@@ -36,7 +36,8 @@ class AuditUnavailable(RuntimeError):
 
 
 def writer_name() -> str:
-    """One file per process: REST workers (WORKERS > 1) never share a SQLite writer lock."""
+    """One file per process: pods sharing the audit volume (replicas, stable and canary) never
+    share a SQLite writer lock."""
     return f"{socket.gethostname()}-{os.getpid()}".replace("/", "_")
 
 

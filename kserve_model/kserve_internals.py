@@ -4,9 +4,8 @@ KServe 0.21 has no public hook for these; each is pinned by
 tests/unit/test_kserve_internals.py, which fails loudly when a KServe upgrade moves them.
 
 * `RESTServer._add_exception_handlers`: KServe registers its FastAPI exception handlers when
-  the REST server builds its app (in the parent, or again in each `--workers` process, which
-  imports a fresh app), replacing any registered earlier for the same exception types. Our
-  handlers and routes must go in right after KServe's, wherever that happens.
+  the REST server builds its app (in `ModelServer.start`), replacing any registered earlier for
+  the same exception types. Our handlers and routes must go in right after KServe's.
 * `InferInput._raw_data`: the only way to tell binary inputs (gRPC raw_input_contents, the REST
   binary extension) from JSON/typed contents without decoding them.
 """

@@ -114,8 +114,8 @@ class DecisionLog:
 
     The id is the `x-request-id` header (set by Envoy-based gateways before a RequestMirror
     filter copies the request, so stable and canary see the same id) or else the v2 request
-    `id`; requests with neither are not recorded. Per process: with WORKERS > 1 each REST
-    worker keeps its own log. A request with more rows than the capacity is not recorded.
+    `id`; requests with neither are not recorded. A request with more rows than the capacity
+    is not recorded.
     """
 
     def __init__(self, capacity_rows: int) -> None:

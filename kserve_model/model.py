@@ -96,7 +96,7 @@ class CreditScoreModel(Model):
         return audit
 
     def _announce(self) -> None:
-        """Per process: metrics info series and the published spec (REST workers re-announce)."""
+        """Metrics info series, the drift window and the published spec of the loaded version."""
         credit_metrics().model_loaded(self.name, self.ref.version, self.engine.artifact.digest)
         reference = self.engine.spec.reference
         if reference is not None:  # a schema-1 artifact has none: no drift figures
@@ -109,22 +109,6 @@ class CreditScoreModel(Model):
         self.ready = False
         log.error("model %s NOT READY, serving 503 until restarted: %s", self.name, message)
         return False
-
-    def __getstate__(self) -> dict:
-        # the engine pickles itself (see ScoringEngine.__reduce__); the audit writer is per process
-        return {**self.__dict__, "audit": None, "drift": None}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        routes.install()  # a REST worker process starts from a fresh FastAPI app
-        decision_log(self.settings.decision_log_size).names.add(self.name)
-        if self.engine is not None and self.ref is not None:
-            try:
-                self.audit = self._open_audit()
-            except (OSError, sqlite3.Error) as e:
-                self._not_ready(f"{type(e).__name__}: {e}")
-                return
-            self._announce()
 
     # -- protocol --------------------------------------------------------------------------
     def get_input_types(self) -> list[dict]:

@@ -49,5 +49,5 @@ def _add_ours(app: Any) -> None:
 
 
 def install() -> None:
-    """Idempotent; called in the server process and again in each REST worker process."""
+    """Idempotent: our handlers and routes go in whenever KServe builds its REST app."""
     after_kserve_handlers(_add_ours)

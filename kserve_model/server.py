@@ -30,13 +30,12 @@ def serve(settings: ServeSettings) -> None:
     if settings.log_config_file:
         configure_logging(settings.log_config_file)  # before ModelServer(), which then keeps it
     model = CreditScoreModel(settings)
-    server = ModelServer(http_port=settings.http_port, grpc_port=settings.grpc_port, workers=settings.workers,
+    # workers=1 whatever KServe read from sys.argv: metrics, decision log and audit writer are
+    # per process, so a pod runs one (settings.SCALE_BY_REPLICAS)
+    server = ModelServer(http_port=settings.http_port, grpc_port=settings.grpc_port, workers=1,
                          enable_latency_logging=False)
     _route_our_logs_like_kserve()  # after ModelServer(): it configures KServe's logging
     server.register_model(model)
-    if settings.workers > 1:
-        model.load()  # worker processes get a copy of the model as it is when they start
-    else:
-        # the server answers live (and 503 not-ready) while the model loads or MLflow is down
-        threading.Thread(target=model.load, name="model-loader", daemon=True).start()
+    # the server answers live (and 503 not-ready) while the model loads or MLflow is down
+    threading.Thread(target=model.load, name="model-loader", daemon=True).start()
     server.start([])

@@ -9,6 +9,7 @@ what the Helm chart sets (`MODEL_URI`, `MLFLOW_TRACKING_URI`, ...).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -29,8 +30,6 @@ class ServeSettings(BaseSettings):
                                      description="MLflow tracking server (env MLFLOW_TRACKING_URI)")
     http_port: int = Field(default=8080, ge=1, le=65535)
     grpc_port: int = Field(default=8081, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=64,
-                         description="REST worker processes (gRPC stays in the parent); one event loop saturates one core")
     load_deadline_seconds: float = Field(default=300.0, gt=0,
                                          description="how long to retry MLflow at start; then up, not ready, the error logged")
     retry_initial_seconds: float = Field(default=0.5, gt=0, description="first wait between MLflow attempts (doubles)")
@@ -71,7 +70,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, CliSettingsSource]:
     # v2 client's (tritonclient) in one process; only the server process needs them
     from kserve.model_server import parser as kserve_parser
 
-    # "resolve": where both define a flag (--workers, --model_name, ...), ours is the one parsed;
+    # "resolve": where both define a flag (--model_name, --http_port, ...), ours is the one parsed;
     # KServe has read its own at import, so nothing is lost.
     parser = argparse.ArgumentParser(prog="python -m kserve_model", parents=[kserve_parser], conflict_handler="resolve",
                                      description="Serve a registered credit model on KServe v2 (REST + gRPC).")
@@ -80,9 +79,28 @@ def build_parser() -> tuple[argparse.ArgumentParser, CliSettingsSource]:
 
 def parse_settings(argv: list[str] | None = None) -> ServeSettings:
     parser, source = build_parser()
-    # KServe's parser fills its defaults (http_port, workers, ...) into the namespace; only
+    # KServe's parser fills its defaults (http_port, max_threads, ...) into the namespace; only
     # values given on the command line may override the environment.
     namespace = argparse.Namespace(**{a.dest: _UNSET for a in parser._actions if a.dest != "help"})
     parsed, _ = parser.parse_known_args(argv, namespace)
     given = {k: v for k, v in vars(parsed).items() if v is not _UNSET}
+    _refuse_workers(given.pop("workers", None), os.environ.get("WORKERS"))
     return ServeSettings(_cli_settings_source=source(parsed_args=given))
+
+
+class SettingsError(ValueError):
+    """A setting that validation alone cannot explain (a removed option)."""
+
+
+SCALE_BY_REPLICAS = ("scale by replicas (the chart's serving.minReplicas / serving.maxReplicas autoscaling), "
+                     "one server process per pod")
+
+
+def _refuse_workers(flag: object, env: str | None) -> None:
+    """`--workers`/`WORKERS` > 1 is refused, not ignored. Several REST processes measured only
+    1.17-1.52x one on two cores, and each kept its own Prometheus series and decision log (a
+    scrape saw one process; KServe 0.21 has no multiprocess collector), so the option went.
+    1 is accepted: it is what the option meant by default."""
+    for name, value in (("--workers", flag), ("WORKERS", env)):
+        if value is not None and str(value).strip() not in ("", "1"):
+            raise SettingsError(f"{name}={value}: several server processes per pod are not supported; {SCALE_BY_REPLICAS}")

@@ -14,6 +14,7 @@ from .support import (
     RELEASE,
     by_kind,
     ci_values_files,
+    env_of,
     ident,
     one,
     pod_views,
@@ -199,6 +200,18 @@ def test_predictor_probes_use_v2_health(tools):
         (c,) = p["containers"]
         assert c["readinessProbe"]["httpGet"] == {"path": "/v2/models/credit-score/ready", "port": 8080}
         assert c["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8080}
+
+
+def test_the_request_size_limit_reaches_the_predictor_and_no_worker_count_does(tools):
+    """serving.maxRequestBytes is MAX_REQUEST_BYTES of every predictor container; the model
+    server runs one process per pod (it scales by replicas), so no WORKERS is set."""
+    for values, sets in (("default-values.yaml", ()), ("standard-canary-10-values.yaml", ("serving.maxRequestBytes=2048",))):
+        isvc = one(render_ci(values, *sets), "InferenceService")
+        predictors = [isvc["spec"]["predictor"]] + [c["predictor"] for c in isvc["spec"].get("canary", [])]
+        for p in predictors:
+            env = env_of(p["containers"][0])
+            assert env["MAX_REQUEST_BYTES"] == ("2048" if sets else str(16 * 1024 * 1024))
+            assert "WORKERS" not in env
 
 
 def test_standard_mode_replaces_kserve_storage_initializer(tools):

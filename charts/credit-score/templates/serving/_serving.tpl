@@ -210,8 +210,8 @@ Usage: {{- include "credit-score.serving.container" (dict "context" . "modelUri"
       value: "8080"
     - name: GRPC_PORT
       value: "8081"
-    - name: WORKERS
-      value: {{ $s.workers | quote }}
+    - name: MAX_REQUEST_BYTES
+      value: {{ $s.maxRequestBytes | quote }}
     - name: LOAD_DEADLINE_SECONDS
       value: {{ $s.loadDeadlineSeconds | quote }}
     - name: MODEL_CACHE_DIR
