@@ -33,6 +33,8 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset({1, 2})
 artifact serves as before, without drift figures."""
 SPEC_FILE = "artifact.json"
 NETWORK_FILE = "network.onnx"
+NETWORK_PLATFORM = "onnxruntime_onnx"
+"""What runs the network, in the v2 protocol's `platform` vocabulary (Triton's names): ONNX by onnxruntime."""
 ONNX_INPUTS = ("numeric", "flags", "categorical")
 ONNX_OUTPUT = "logit"
 MLFLOW_ARTIFACT_KEY = "credit_model"

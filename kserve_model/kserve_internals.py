@@ -40,3 +40,51 @@ def after_kserve_handlers(add: Callable[[Any], None]) -> None:
 def raw_data(inp: InferInput) -> bytes | None:
     """The input's binary payload, or None when its values came as JSON or typed contents."""
     return inp._raw_data
+
+
+# -- server wiring (ModelServer attributes read by its start()) ------------------------------
+def set_grpc_max_receive_bytes(limit: int) -> None:
+    """KServe's GRPCServer reads its message limits from the module's parsed arguments
+    (`kserve.model_server.args`, handed over as `vars(args)` when start() runs)."""
+    from kserve import model_server
+
+    model_server.args.grpc_max_receive_message_length = limit
+
+
+def wrap_decode(dataplane: Any, guard: Callable[..., Any]) -> None:
+    """Route the data plane's request decoding (REST v1 and v2) through `guard(original, ...)`."""
+    original = dataplane.decode
+
+    def decode(body: Any, headers: Any, protocol_version: str = "v1", model_name: str | None = None) -> Any:
+        return guard(original, body, headers, protocol_version, model_name)
+
+    dataplane.decode = decode
+
+
+def fill_model_metadata(dataplane: Any) -> None:
+    """KServe's data plane answers `platform: ""` and no `versions` whatever the model is, and
+    its gRPC servicer drops `versions`: both take them from the model's `metadata_identity()`."""
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+    from kserve.protocol.grpc.servicer import InferenceServicer
+
+    original = dataplane.model_metadata
+
+    async def model_metadata(model_name: str) -> dict:
+        metadata = await original(model_name)
+        identity = getattr(dataplane.get_model_from_registry(model_name), "metadata_identity", None)
+        return {**metadata, **identity()} if callable(identity) else metadata
+
+    dataplane.model_metadata = model_metadata
+
+    async def grpc_model_metadata(self: InferenceServicer, request: Any, context: Any) -> Any:
+        metadata = await self._data_plane.model_metadata(model_name=request.name)
+        return pb.ModelMetadataResponse(name=metadata["name"], versions=metadata.get("versions") or [],
+                                        platform=metadata["platform"], inputs=metadata["inputs"],
+                                        outputs=metadata["outputs"])
+
+    InferenceServicer.ModelMetadata = grpc_model_metadata
+
+
+def replace_repository_extension(server: Any, extension: Any) -> None:
+    """ModelServer hands `model_repository_extension` to its REST and gRPC servers in start()."""
+    server.model_repository_extension = extension

@@ -19,11 +19,12 @@ from kserve.errors import InferenceError, ModelNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from kserve.utils.utils import generate_uuid
 
-from credit_model.artifact import ArtifactError, read_artifact
+from credit_model.artifact import NETWORK_PLATFORM, ArtifactError, read_artifact
 from credit_model.audit_record import canonical_rows, sha256_text, utc_now
 from credit_model.engine import ScoredBatch, ScoringEngine
 from credit_model.model_uri import ModelUriError
 from kserve_model import routes
+from kserve_model.routes import VersionNotServed
 from kserve_model.audit_log import AuditLog, AuditUnavailable
 from kserve_model.drift_monitor import DriftWindow, drift_metrics
 from kserve_model.metrics import LATENCY, REQUEST_ERRORS, REQUESTS, credit_metrics, decision_log
@@ -111,6 +112,14 @@ class CreditScoreModel(Model):
         return False
 
     # -- protocol --------------------------------------------------------------------------
+    def versions(self) -> list[str]:
+        """The registered version served, once loaded: the v2 metadata's `versions`, and the
+        only one the versioned routes answer for."""
+        return [self.ref.version] if self.ref is not None and self.engine is not None else []
+
+    def metadata_identity(self) -> dict:
+        return {"versions": self.versions(), "platform": NETWORK_PLATFORM}
+
     def get_input_types(self) -> list[dict]:
         if self.engine is None:
             return []
@@ -129,6 +138,9 @@ class CreditScoreModel(Model):
             raise ModelNotReady(self.name, self.load_error or "still loading")
         started = time.perf_counter()
         v1 = not isinstance(payload, InferRequest)  # KServe's v1 route hands over the parsed JSON body
+        if not v1 and payload.model_version and payload.model_version != ref.version:
+            # gRPC's model_version (REST's versioned routes check theirs in routes.check_version)
+            raise VersionNotServed(self.name, payload.model_version, self.versions())
         try:
             if v1:
                 columns = decode_v1(payload, engine.spec.features, self.settings.max_batch_rows)

@@ -16,6 +16,10 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, CliSettingsSource, SettingsConfigDict
 
 
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+"""16 MiB: tens of thousands of rows of v2 JSON; a larger body is a batch job, not a request."""
+
+
 def _env(*names: str) -> AliasChoices:
     """Accepted names: the field's own, then other environment spellings."""
     return AliasChoices(*names)
@@ -37,6 +41,9 @@ class ServeSettings(BaseSettings):
     cache_dir: Path = Field(default=Path("/tmp/model-cache"), validation_alias=_env("cache_dir", "model_cache_dir"),
                             description="download cache (env MODEL_CACHE_DIR)")
     max_batch_rows: int = Field(default=100_000, ge=1, description="larger requests get a 400: they belong in a batch job")
+    max_request_bytes: int = Field(default=DEFAULT_MAX_REQUEST_BYTES, ge=1024, le=1024**3,
+                                   description="larger REST bodies get a 413 before they are parsed (by Content-Length "
+                                               "or while they stream in); also gRPC's maximum receive message size")
     threads: int = Field(default=1, ge=1, validation_alias=_env("threads", "inference_threads"),
                          description="onnxruntime intra-op threads per process (env INFERENCE_THREADS)")
     log_config_file: str | None = None
