@@ -117,7 +117,6 @@ def parse_v1(body: bytes) -> Any:
         raise not_json(e) from None
 
 
-_JSON_TYPES = {"application/json", "application/cloudevents+json", "application/ld+json"}
 _DECODE_FAULTS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
@@ -131,9 +130,10 @@ def guarded_decode(original: Any, body: Any, headers: dict | None, protocol_vers
                 json_part_length(headers, body)
                 return _binary(original, body, headers, protocol_version, model_name)
             body = parse_v2(bytes(body))
-        elif not any(k.startswith("ce-") for k in headers) and \
-                headers.get("content-type", "application/json").split(";")[0].strip() in _JSON_TYPES:
-            return original(parse_v1(bytes(body)), headers, protocol_version, model_name)
+        elif not any(k.startswith("ce-") for k in headers):  # a binary CloudEvent stays KServe's
+            # v1 instances are JSON whatever the Content-Type says (curl -d sends a form type)
+            return original(parse_v1(bytes(body)), {**headers, "content-type": "application/json"},
+                            protocol_version, model_name)
     return original(body, headers, protocol_version, model_name)
 
 

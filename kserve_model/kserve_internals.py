@@ -18,11 +18,11 @@ from typing import Any
 from kserve.protocol.infer_type import InferInput
 from kserve.protocol.rest.server import RESTServer
 
-_hooks: list[Callable[[Any], None]] = []
+_hooks: list[Callable[[Any, Any], None]] = []
 
 
-def after_kserve_handlers(add: Callable[[Any], None]) -> None:
-    """Call `add(app)` each time KServe has added its own handlers to a FastAPI app."""
+def after_kserve_handlers(add: Callable[[Any, Any], None]) -> None:
+    """Call `add(app, rest_server)` each time KServe has added its own handlers to a FastAPI app."""
     if add in _hooks:
         return
     if not _hooks:
@@ -31,7 +31,7 @@ def after_kserve_handlers(add: Callable[[Any], None]) -> None:
         def add_then_ours(self: RESTServer, app: Any) -> None:
             original(self, app)
             for hook in _hooks:
-                hook(app)
+                hook(app, self)
 
         RESTServer._add_exception_handlers = add_then_ours
     _hooks.append(add)

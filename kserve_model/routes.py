@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from kserve.errors import ModelNotFound, ModelNotReady
-from kserve.protocol.rest.v2_datamodels import InferenceRequest, InferenceResponse
+from kserve.protocol.rest.v2_datamodels import (InferenceRequest, InferenceResponse, ModelMetadataResponse,
+                                                ModelReadyResponse)
+from kserve.protocol.rest.v2_endpoints import V2Endpoints
 
 from kserve_model.body import BodyLimit, RequestTooLarge
 from kserve_model.kserve_internals import after_kserve_handlers
@@ -66,8 +68,11 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     first = exc.errors()[0] if exc.errors() else {}
     loc = [str(p) for p in first.get("loc", ())]
     if first.get("type") == "json_invalid":
-        pos = loc[1] if len(loc) > 1 else "?"
-        message = f"request body is not valid JSON: {first.get('ctx', {}).get('error', 'decode error')} (char {pos})"
+        pos = first["loc"][1] if len(first.get("loc", ())) > 1 else 0
+        doc = exc.body if isinstance(exc.body, str) else ""
+        line, column = doc.count("\n", 0, pos) + 1, pos - doc.rfind("\n", 0, pos)
+        message = (f"request body is not valid JSON: {first.get('ctx', {}).get('error', 'decode error')} "
+                   f"at line {line} column {column} (char {pos})")
         return _error(400, message, expected="a JSON object")
     where = ".".join(p for p in loc if p != "body")
     message = f"malformed request: {first.get('msg', 'invalid body')}" + (f" at {where}" if where else "")
@@ -98,39 +103,44 @@ async def _docs() -> HTMLResponse:
     return get_swagger_ui_html(openapi_url=OPENAPI_PATH, title="credit-score predictor: API")
 
 
-# -- versioned v2 routes ---------------------------------------------------------------------
-# KServe 0.21 answers 501 on /v2/models/{name}/versions/{v}/...; the metadata lists the served
-# version (the v2 protocol's `versions`), so these answer for it and 404 for any other.
-def _versioned_routes(v2: Any) -> list[tuple[str, Any, list[str]]]:
+# -- v2 model routes, versioned or not -------------------------------------------------------
+# KServe 0.21 answers 501 to /v2/models/{name}/versions/{v}/... and to ?model_version= on the
+# plain routes; the metadata lists the served version (the v2 protocol's `versions`), so these
+# answer for it and 404 for any other.
+def _model_routes(v2: Any) -> list[tuple[str, Any, list[str]]]:
     dataplane = v2.dataplane
 
-    async def metadata(model_name: str, model_version: str):
-        check_version(dataplane, model_name, model_version)
+    def check(model_name: str, model_version: str | None) -> None:
+        if model_version is not None:
+            check_version(dataplane, model_name, model_version)
+
+    async def metadata(model_name: str, model_version: str | None = None) -> ModelMetadataResponse:
+        check(model_name, model_version)
         return await v2.model_metadata(model_name)
 
-    async def ready(model_name: str, model_version: str):
-        check_version(dataplane, model_name, model_version)
+    async def ready(model_name: str, model_version: str | None = None) -> ModelReadyResponse:
+        check(model_name, model_version)
         return await v2.model_ready(model_name)
 
-    async def infer(raw_request: Request, raw_response: Response, model_name: str, model_version: str,
-                    request_body: Union[InferenceRequest, bytes]):  # noqa: UP007 (FastAPI reads it)
-        check_version(dataplane, model_name, model_version)
+    async def infer(raw_request: Request, raw_response: Response, model_name: str,
+                    request_body: Union[InferenceRequest, bytes], model_version: str | None = None):  # noqa: UP007
+        check(model_name, model_version)
         return await v2.infer(raw_request, raw_response, model_name, request_body)
 
-    base = "/v2/models/{model_name}/versions/{model_version}"
-    return [(base, metadata, ["GET"]), (f"{base}/ready", ready, ["GET"]), (f"{base}/infer", infer, ["POST"])]
+    out = []
+    for base in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
+        out += [(base, metadata, ["GET"]), (f"{base}/ready", ready, ["GET"]), (f"{base}/infer", infer, ["POST"])]
+    return out
 
 
-def _replace_versioned_routes(app: Any) -> None:
-    v2 = next((r.endpoint.__self__ for r in app.router.routes
-               if getattr(r, "path", "") == "/v2/models/{model_name}/infer"), None)
-    if v2 is None:
-        return
-    ours = _versioned_routes(v2)
-    paths = {p for p, _, _ in ours}
-    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in paths]
-    for path, endpoint, methods in ours:
-        app.add_api_route(path, endpoint, methods=methods, tags=["V2"])
+def _add_model_routes(app: Any, rest_server: Any) -> None:
+    """Ahead of KServe's (the first matching route answers): FastAPI keeps included routers
+    as units, so KServe's own cannot be taken out one by one."""
+    v2 = V2Endpoints(rest_server.dataplane, rest_server.model_repository_extension)
+    router = APIRouter(tags=["V2"])
+    for path, endpoint, methods in _model_routes(v2):
+        router.add_api_route(path, endpoint, methods=methods)
+    app.router.routes[:0] = router.routes
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
@@ -201,7 +211,7 @@ def openapi_with_errors(app: Any) -> dict:
     return schema
 
 
-def _add_ours(app: Any) -> None:
+def _add_ours(app: Any, rest_server: Any) -> None:
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestTooLarge, _too_large)
@@ -209,7 +219,7 @@ def _add_ours(app: Any) -> None:
     app.add_exception_handler(ModelNotFound, _not_found)
     app.add_exception_handler(UnloadRefused, _unload_refused)
     app.add_middleware(BodyLimit, max_bytes=_limit["max_request_bytes"])
-    _replace_versioned_routes(app)
+    _add_model_routes(app, rest_server)
     add_decisions_route(app)
     add_spec_route(app)
     if not any(getattr(r, "path", None) == DOCS_PATH for r in app.router.routes):

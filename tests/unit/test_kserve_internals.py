@@ -27,7 +27,8 @@ def test_our_handlers_and_routes_follow_kserves_on_a_fresh_app() -> None:
     check("from fastapi import FastAPI\nfrom kserve.protocol.rest.server import RESTServer\n"
           "from kserve_model import routes\nfrom kserve_model.request import RequestError\n"
           "routes.install(); routes.install()\napp = FastAPI()\n"
-          "RESTServer._add_exception_handlers(object.__new__(RESTServer), app)\n"
+          "server = object.__new__(RESTServer); server.dataplane = server.model_repository_extension = None\n"
+          "RESTServer._add_exception_handlers(server, app)\n"
           "assert app.exception_handlers[RequestError].__name__ == '_request_error'\n"
           "paths = [getattr(r, 'path', '') for r in app.routes]\n"
           "assert paths.count('/v2/models/{model_name}/spec') == 1, paths\n")
