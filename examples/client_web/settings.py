@@ -16,7 +16,8 @@ class Settings(BaseSettings):
                                description="base URL of the predictor or gateway")
     model_name: str = Field(default="credit-score", min_length=1, description="served model name")
     artifact: str | None = Field(default=None, description="artifact folder, models:/name@alias (needs "
-                                 "MLFLOW_TRACKING_URI), or `predictor` for GET /v2/models/{name}/spec; unset: metadata only")
+                                 "MLFLOW_TRACKING_URI), or `predictor`; unset: `predictor`, the predictor's own "
+                                 "GET /v2/models/{name}/spec (metadata only where it publishes none)")
     mlflow_tracking_uri: str | None = Field(default=None, description="MLflow for a models:/ ARTIFACT")
     spec_ttl_seconds: float = Field(default=300.0, ge=0, description="how long the spec is cached")
     metadata_ttl_seconds: float = Field(default=30.0, ge=0, description="how long the v2 metadata is cached "

@@ -9,9 +9,10 @@ and `credit_model.artifact` is the one module that reads it. Sources, one seam:
   `artifact.json`, or one above it such as a downloaded MLflow model) or a registry URI
   (`ARTIFACT=models:/credit-score@champion`, downloaded once through MLflow with
   `MLFLOW_TRACKING_URI`, exactly as the predictor resolves it).
-* `PredictorSpecSource` – (b) a predictor endpoint `GET /v2/models/{name}/spec` answering the
-  artifact's feature spec as JSON (proposed; not served by kserve_model yet). A 404 means
-  "not there": the form then falls back to metadata only.
+* `PredictorSpecSource` – (b) the predictor's own `GET /v2/models/{name}/spec` (served by
+  kserve_model.spec_route), the default when ARTIFACT is unset: the predictor that scores is the
+  one that says what it accepts. A 404 means "not there" (another v2 server): the form then
+  falls back to metadata only.
 
 Every source returns `{feature name: FeatureHints}`; a source that fails returns nothing and
 says why, and the form still works from the metadata alone (free-text categories).
@@ -155,9 +156,8 @@ class CachedSpec:
 
 def spec_source_from_settings(artifact: str | None, tracking_uri: str | None, predictor_url: str,
                               model_name: str, cache_dir: Path | None = None) -> SpecSource:
-    """ARTIFACT=path|models:/…  → (a); ARTIFACT=predictor → (b); unset → metadata only."""
-    if not artifact:
-        return NoSpecSource()
-    if artifact == "predictor":
+    """ARTIFACT=path|models:/…  → (a); ARTIFACT=predictor or unset → (b), which degrades to
+    metadata only where the predictor publishes no spec."""
+    if not artifact or artifact == "predictor":
         return PredictorSpecSource(predictor_url, model_name)
     return ArtifactSpecSource(artifact, tracking_uri, cache_dir)

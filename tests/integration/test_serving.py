@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credit_model.artifact import NETWORK_PLATFORM
+from kserve_model.settings import DEFAULT_MAX_REQUEST_BYTES
 from tests.conftest import CONFIG_000, NOT_INPUTS, PROTECTED, QUICK, REPO
 from tests.procs import start_predictor, stop, v2_inputs, wait_http
 
@@ -74,6 +76,7 @@ def test_metadata_lists_every_input_and_output(predictor) -> None:
     assert inputs["purpose"]["datatype"] == "BYTES" and inputs["credit_amount"]["datatype"] == "FP64"
     assert all(i["shape"] == [-1] for i in meta["inputs"])
     assert [o["name"] for o in meta["outputs"]] == ["probability_of_default", "score", "decision", "reason_codes"]
+    assert meta["versions"] == ["1"] and meta["platform"] == NETWORK_PLATFORM == "onnxruntime_onnx"
     assert httpx.get(f"{predictor.http}/v2/health/live").status_code == 200
     assert httpx.get(f"{predictor.http}/v2/health/ready").status_code == 200
     assert httpx.get(f"{predictor.http}/v2/models/nope/ready").status_code == 404
@@ -118,6 +121,8 @@ V1_BAD = [
     # KServe's v1 route checks this one itself, before the model sees the body
     ("instances-not-a-list", {"instances": {"a": 1}}, 'Expected "instances" to be a list', None, None),
     ("row-not-an-object", {"instances": [1]}, "expected a JSON object per row", "instances", 0),
+    ("not-json", b'{"instances": [', "request body is not valid JSON: Expecting value at line 1 column 16 (char 15)", None, None),
+    ("form-not-json", b"instances=1", "request body is not valid JSON", None, None),
     ("empty", {"instances": []}, "empty batch", "instances", None),
     ("protected", {"instances": [{**json.loads(applicants(1).to_json(orient="records"))[0], "personal_status_and_sex": "x"}]},
      "'personal_status_and_sex' is not an input of this model", "instances", 0),
@@ -182,7 +187,9 @@ def _value(name: str, row: int, value):
 
 BAD = [
     # (id, request body or raw bytes, status, substring of the error, input, row)
-    ("broken-json", b'{"inputs": [', 400, "", None, None),
+    ("broken-json", b'{"inputs": [', 400, "request body is not valid JSON: Expecting value at line 1 column 13 (char 12)",
+     None, None),
+    ("not-json-at-all", b"inputs=1", 400, "request body is not valid JSON", None, None),
     ("not-an-object", b"[1, 2, 3]", 400, "", None, None),
     ("no-inputs", {"inputs": []}, 400, "request has no inputs", None, None),
     ("wrong-datatype-numeric", _with(_set("credit_amount", datatype="BYTES", data=["1", "2", "3"])), 400,
@@ -207,7 +214,8 @@ BAD = [
     ("nan", _with(_value("duration_in_month", 2, "NaN")), 400, "expected a number", "duration_in_month", 2),
     ("null", _with(_value("duration_in_month", 1, None)), 400, "may not be missing", "duration_in_month", 1),
     # JSON has no Infinity; a client that writes it anyway (Python's json does) gets a 400
-    ("inf", json.dumps(_with(_set("duration_in_month", data=[6.0, float("inf"), 12.0]))).encode(), 400, "", None, None),
+    ("inf", json.dumps(_with(_set("duration_in_month", data=[6.0, float("inf"), 12.0]))).encode(), 400,
+     "request body is not valid JSON", None, None),
     ("string-in-numeric", _with(_value("age_in_years", 0, "thirty")), 400, "expected a number, got 'thirty'", "age_in_years", 0),
     # numpy would parse these as numbers; the protocol's JSON types are strict
     ("numeric-text", _with(_value("age_in_years", 1, "35")), 400, "expected a number, got '35'", "age_in_years", 1),
@@ -307,3 +315,143 @@ def test_spec_route_publishes_categories_ranges_and_reasons(predictor) -> None:
     assert features["age_in_years"]["min"] == 18 and features["duration_in_month"]["reason"] == "Loan duration is long"
     assert "transform" not in features["credit_amount"]  # training quantiles stay private
     assert httpx.get(f"{predictor.http}/v2/models/other/spec").status_code == 404
+
+
+def test_binary_extension_requests_that_lie_about_their_json_get_a_400(predictor) -> None:
+    url = f"{predictor.http}/v2/models/credit-score/infer"
+    for header, body, message in (("abc", b'{"inputs": []}', "expected the length in bytes of the JSON part"),
+                                  ("999", b'{"inputs": []}', "expected the length in bytes of the JSON part"),
+                                  ("2", b"{}tail", "the JSON part is not a v2 request (KeyError: 'inputs')"),
+                                  ("5", b'{"inputs": []}', "binary-extension request: Unrecognized request format")):
+        r = httpx.post(url, content=body, headers={"inference-header-content-length": header,
+                                                   "content-type": "application/octet-stream"}, timeout=30)
+        assert r.status_code == 400 and message in r.json()["error"], (header, r.text)
+
+
+def _raw_http(p, head: bytes, chunks=()) -> tuple[int, dict]:
+    """A request written on the socket, so the body can be declared and never sent, or streamed."""
+    import socket
+
+    host, port = p.http.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            for chunk in chunks:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            if chunks:
+                sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered and closed before the rest arrived: what the limit is for
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head_text, body = data.split(b"\r\n\r\n", 1)
+        headers = dict(line.lower().split(b": ", 1) for line in head_text.split(b"\r\n")[1:])
+        while len(body) < int(headers[b"content-length"]):
+            body += sock.recv(65536)
+    return int(head_text.split(b" ", 2)[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("route", ["/v2/models/credit-score/infer", "/v1/models/credit-score:predict"])
+def test_a_body_over_max_request_bytes_is_a_413_before_it_is_read(predictor, route) -> None:
+    limit = DEFAULT_MAX_REQUEST_BYTES
+    # declared: the answer comes although not one byte of the body was sent
+    head = (f"POST {route} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            f"content-length: {limit + 1}\r\n\r\n").encode()
+    status, body = _raw_http(predictor, head)
+    assert status == 413 and f"exceeds the limit of {limit} bytes (MAX_REQUEST_BYTES)" in body["error"], body
+    # streamed (chunked, no length): refused once the limit is passed, not after buffering it all
+    head = (f"POST {route} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            f"transfer-encoding: chunked\r\n\r\n").encode()
+    status, body = _raw_http(predictor, head, [b" " * (1 << 20)] * (limit // (1 << 20) + 2))
+    assert status == 413 and "more than" in body["error"], body
+    assert httpx.get(f"{predictor.http}/v2/models/credit-score/ready").status_code == 200
+
+
+def test_grpc_refuses_a_message_over_max_request_bytes(predictor) -> None:
+    import grpc
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(url=predictor.grpc)
+    inp = grpcclient.InferInput("purpose", [1], "BYTES")
+    inp.set_data_from_numpy(np.array([b"x" * (DEFAULT_MAX_REQUEST_BYTES + 1)], dtype=object))
+    with pytest.raises(InferenceServerException) as err:
+        client.infer("credit-score", [inp])
+    assert err.value.status() == str(grpc.StatusCode.RESOURCE_EXHAUSTED), err.value
+    assert client.is_model_ready("credit-score")
+
+
+def test_grpc_metadata_names_the_version_and_platform_and_other_versions_are_not_found(predictor) -> None:
+    import grpc
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(url=predictor.grpc)
+    meta = client.get_model_metadata("credit-score", as_json=True)
+    assert meta["versions"] == ["1"] and meta["platform"] == NETWORK_PLATFORM
+    frame = applicants(2)
+    inputs = []
+    for name in frame.columns:
+        col = frame[name]
+        inp = grpcclient.InferInput(name, [2], "BYTES" if col.dtype == object else "FP64")
+        inp.set_data_from_numpy(col.to_numpy(dtype=object if col.dtype == object else np.float64))
+        inputs.append(inp)
+    assert client.infer("credit-score", inputs, model_version="1").as_numpy("score").shape == (2,)
+    with pytest.raises(InferenceServerException) as err:
+        client.infer("credit-score", inputs, model_version="2")
+    assert err.value.status() == str(grpc.StatusCode.NOT_FOUND)
+    assert "version 2 is not served here; served: 1" in err.value.message()
+
+
+def test_versioned_rest_routes_answer_for_the_served_version_only(predictor) -> None:
+    base = f"{predictor.http}/v2/models/credit-score"
+    assert httpx.get(f"{base}/versions/1").json()["versions"] == ["1"]
+    assert httpx.get(f"{base}/versions/1/ready").json() == {"name": "credit-score", "ready": True}
+    r = httpx.post(f"{base}/versions/1/infer", json=_good(), timeout=30)
+    assert r.status_code == 200 and r.json()["model_version"] == "1"
+    for r in (httpx.get(f"{base}/versions/2"), httpx.get(f"{base}/versions/2/ready"),
+              httpx.post(f"{base}/versions/2/infer", json=_good()), httpx.get(f"{base}?model_version=2"),
+              httpx.post(f"{base}/infer?model_version=2", json=_good())):
+        assert r.status_code == 404, r.text
+        assert r.json()["error"] == "model credit-score version 2 is not served here; served: 1"
+
+
+def test_the_repository_extension_neither_unloads_nor_503s_on_an_unknown_name(predictor) -> None:
+    r = httpx.post(f"{predictor.http}/v2/repository/models/credit-score/unload")
+    assert r.status_code == 403 and "not unloaded on request" in r.json()["error"]
+    assert httpx.post(f"{predictor.http}/v2/repository/models/nope/load").status_code == 404
+    assert httpx.post(f"{predictor.http}/v2/repository/models/credit-score/load").json() == {"name": "credit-score", "load": True}
+    assert infer(predictor, _good()).status_code == 200
+
+
+def test_swagger_ui_and_the_openapi_with_bodies_and_errors(predictor) -> None:
+    docs = httpx.get(f"{predictor.http}/docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text and "/openapi.json" in docs.text
+    spec = httpx.get(f"{predictor.http}/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["ErrorBody"]["properties"]) == {"error", "input", "row", "expected"}
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    infer_op = spec["paths"]["/v2/models/{model_name}/infer"]["post"]
+    assert infer_op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/InferenceResponse"}
+    for status in ("400", "404", "413", "503"):
+        assert infer_op["responses"][status]["content"]["application/json"]["schema"] == error_ref
+    v1 = spec["paths"]["/v1/models/{model_name}:predict"]["post"]
+    assert v1["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/V1Request"}
+    assert v1["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/V1Response"}
+    assert "422" not in json.dumps(spec["paths"])  # FastAPI's default: ours is the 400
+
+
+def test_the_web_client_with_only_predictor_url_gets_the_predictors_spec(predictor) -> None:
+    """No ARTIFACT: the form's categories and ranges still come, from the predictor's spec route."""
+    from fastapi.testclient import TestClient
+
+    from examples.client_web.app import create_app
+    from examples.client_web.settings import Settings
+
+    with TestClient(create_app(Settings(predictor_url=predictor.http, model_name="credit-score"))) as c:
+        form = c.get("/api/form").json()
+    fields = {f["name"]: f for f in form["fields"]}
+    assert "radio/television" in fields["purpose"]["categories"] and fields["age_in_years"]["min"] == 18
+    assert form["spec_source"] == f"predictor {predictor.http}/v2/models/credit-score/spec"
+    assert form["spec_model_version"] == "1" and form["metadata_versions"] == ["1"]

@@ -187,3 +187,11 @@ def test_a_score_is_one_infer_call_metadata_is_cached() -> None:
         assert stub.metadata_calls == 1
         c.get("/api/form", params={"refresh": "true"})
     assert stub.metadata_calls == 2 and len(stub.infer_bodies) == 3
+
+
+def test_unset_artifact_means_the_predictors_own_spec() -> None:
+    from examples.client_web.spec_source import spec_source_from_settings
+
+    for artifact in (None, "", "predictor"):
+        source = spec_source_from_settings(artifact, None, "http://p:8080", "credit-score")
+        assert isinstance(source, PredictorSpecSource) and source.url == "http://p:8080/v2/models/credit-score/spec"
