@@ -189,6 +189,12 @@ class CreditScoreModel(Model):
             requested_outputs=payload.request_outputs,
         )
 
+    async def explain(self, payload: dict, headers: dict | None = None) -> dict:
+        """v1 `:explain`: the reason codes are this model's explanation, so it answers as
+        `:predict` does (recorded like any answer that carries a decision). KServe's default
+        would forward to an explainer service and, without one, answer 501."""
+        return await self.predict(payload, headers)
+
     def _audit_rows(self, request_id: str, columns: dict[str, np.ndarray], batch: ScoredBatch,
                     seconds: float) -> list[tuple]:
         """One record per row, in credit_model.audit_record.COLUMNS order."""

@@ -149,6 +149,7 @@ ERRORS: dict[str, tuple[str, ...]] = {
     "/v2/models/{model_name}/infer": ("400", "404", "413", "503"),
     "/v2/models/{model_name}/versions/{model_version}/infer": ("400", "404", "413", "503"),
     "/v1/models/{model_name}:predict": ("400", "404", "413", "503"),
+    "/v1/models/{model_name}:explain": ("400", "404", "413", "503"),
     "/v2/models/{model_name}": ("404",),
     "/v2/models/{model_name}/versions/{model_version}": ("404",),
     "/v2/models/{model_name}/ready": ("404", "503"),
@@ -169,6 +170,7 @@ BODIES = {
     "/v2/models/{model_name}/infer": (None, InferenceResponse),
     "/v2/models/{model_name}/versions/{model_version}/infer": (None, InferenceResponse),
     "/v1/models/{model_name}:predict": (V1Request, V1Response),
+    "/v1/models/{model_name}:explain": (V1Request, V1Response),
     "/v2/models/{model_name}/spec": (None, SpecBody),
     "/v2/models/{model_name}/decisions": (None, DecisionsBody),
 }

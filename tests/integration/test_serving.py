@@ -455,3 +455,12 @@ def test_the_web_client_with_only_predictor_url_gets_the_predictors_spec(predict
     assert "radio/television" in fields["purpose"]["categories"] and fields["age_in_years"]["min"] == 18
     assert form["spec_source"] == f"predictor {predictor.http}/v2/models/credit-score/spec"
     assert form["spec_model_version"] == "1" and form["metadata_versions"] == ["1"]
+
+
+def test_v1_explain_answers_the_reason_codes_as_predict_does(predictor) -> None:
+    body = {"instances": json.loads(applicants(2).to_json(orient="records"))}
+    explained = httpx.post(f"{predictor.http}/v1/models/credit-score:explain", json=body, timeout=30)
+    assert explained.status_code == 200, explained.text
+    assert explained.json() == v1_predict(predictor, body).json()
+    bad = httpx.post(f"{predictor.http}/v1/models/credit-score:explain", json={"instances": [1]}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["row"] == 0

@@ -40,3 +40,33 @@ def test_raw_data_tells_binary_from_json_inputs() -> None:
           "assert raw_data(InferInput('age', [2], 'FP64', data=[1.0, 2.0])) is None\n"
           "b = InferInput('age', [2], 'FP64'); b.set_data_from_numpy(np.array([1.0, 2.0]), binary_data=True)\n"
           "assert raw_data(b) == np.array([1.0, 2.0]).tobytes()\n")
+
+
+def test_the_server_wiring_we_replace_is_still_read_where_we_replace_it() -> None:
+    """set_grpc_max_receive_bytes, wrap_decode, fill_model_metadata, replace_repository_extension."""
+    check("import inspect\nfrom kserve import model_server\nfrom kserve.model_server import ModelServer\n"
+          "from kserve.protocol.dataplane import DataPlane\nfrom kserve.protocol.grpc.server import GRPCServer\n"
+          "from kserve.protocol.grpc.servicer import InferenceServicer\n"
+          "from kserve.protocol.rest.v2_endpoints import V2Endpoints\n"
+          "assert hasattr(model_server.args, 'grpc_max_receive_message_length')\n"
+          "assert 'kwargs=vars(args)' in inspect.getsource(ModelServer.start)\n"
+          "assert 'grpc_max_receive_message_length' in inspect.getsource(GRPCServer.start)\n"
+          "assert list(inspect.signature(DataPlane.decode).parameters) == ['self', 'body', 'headers', 'protocol_version', 'model_name']\n"
+          "assert 'self.dataplane.decode(' in inspect.getsource(V2Endpoints.infer)\n"
+          "assert '_data_plane.model_metadata(' in inspect.getsource(InferenceServicer.ModelMetadata)\n"
+          "assert inspect.getsource(ModelServer.start).count('self.model_repository_extension') >= 2\n"
+          "assert list(inspect.signature(V2Endpoints.infer).parameters)[:5] == "
+          "['self', 'raw_request', 'raw_response', 'model_name', 'request_body']\n")
+
+
+def test_our_server_answers_kserves_metadata_with_versions_and_platform() -> None:
+    """fill_model_metadata on a real DataPlane and InferenceServicer, with a stand-in model."""
+    check("import asyncio\nfrom kserve.model_repository import ModelRepository\nfrom kserve import Model\n"
+          "from kserve.protocol.dataplane import DataPlane\nfrom kserve.protocol.grpc.servicer import InferenceServicer\n"
+          "from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb\n"
+          "from kserve_model.kserve_internals import fill_model_metadata\n"
+          "class M(Model):\n    def metadata_identity(self):\n        return {'versions': ['4'], 'platform': 'p'}\n"
+          "repo = ModelRepository(); repo.update(M('m')); dp = DataPlane(repo); fill_model_metadata(dp)\n"
+          "meta = asyncio.run(dp.model_metadata('m'))\nassert (meta['versions'], meta['platform']) == (['4'], 'p'), meta\n"
+          "grpc = asyncio.run(InferenceServicer(dp, None).ModelMetadata(pb.ModelMetadataRequest(name='m'), None))\n"
+          "assert (list(grpc.versions), grpc.platform) == (['4'], 'p'), grpc\n")

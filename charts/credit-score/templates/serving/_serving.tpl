@@ -211,7 +211,7 @@ Usage: {{- include "credit-score.serving.container" (dict "context" . "modelUri"
     - name: GRPC_PORT
       value: "8081"
     - name: MAX_REQUEST_BYTES
-      value: {{ $s.maxRequestBytes | quote }}
+      value: {{ $s.maxRequestBytes | int64 | quote }}
     - name: LOAD_DEADLINE_SECONDS
       value: {{ $s.loadDeadlineSeconds | quote }}
     - name: MODEL_CACHE_DIR
