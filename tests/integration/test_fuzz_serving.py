@@ -174,3 +174,37 @@ def test_hypothesis_grpc_payloads_get_no_internal_errors(predictor) -> None:
     assert stub.ModelReady(pb.ModelReadyRequest(name=MODEL), timeout=10).ready
     channel.close()
     still_ready(predictor)
+
+
+def test_the_other_grpc_methods_answer_any_model_name_without_internal_errors(predictor) -> None:
+    import grpc
+    from tritonclient.grpc import service_pb2 as pb
+    from tritonclient.grpc import service_pb2_grpc
+
+    channel = grpc.insecure_channel(predictor.grpc)
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+    calls = [(stub.ModelMetadata, lambda n: pb.ModelMetadataRequest(name=n)),
+             (stub.ModelReady, lambda n: pb.ModelReadyRequest(name=n)),
+             (stub.RepositoryModelLoad, lambda n: pb.RepositoryModelLoadRequest(model_name=n)),
+             (stub.RepositoryModelUnload, lambda n: pb.RepositoryModelUnloadRequest(model_name=n))]
+    counts: Counter = Counter()
+    failures: list[str] = []
+
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(range(len(calls))), st.one_of(st.just(MODEL), st.text(max_size=12)))
+    def run(which, name) -> None:
+        method, build = calls[which]
+        try:
+            method(build(name), timeout=30)
+            counts["OK"] += 1
+        except grpc.RpcError as e:
+            counts[e.code().name] += 1
+            if e.code().name in FAILING_GRPC:
+                failures.append(f"{e.code().name}: {e.details()} <- call {which} {name!r}")
+
+    run()
+    print("\n" + summary("grpc other methods", counts))
+    assert not failures, "\n".join(failures[:10])
+    assert stub.ModelReady(pb.ModelReadyRequest(name=MODEL), timeout=10).ready  # unload was refused
+    channel.close()
+    still_ready(predictor)
