@@ -24,6 +24,16 @@ GRPC_EXAMPLES = 250
 FAILING_GRPC = {"INTERNAL", "UNKNOWN", "UNAVAILABLE", "DATA_LOSS"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def hypothesis_home(tmp_path_factory):
+    """hypothesis keeps a constants cache even without a database: not in the source tree."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    yield
+    set_hypothesis_home_dir(None)
+
+
 @pytest.fixture(scope="module")
 def predictor(artifact, tmp_path_factory):
     p = start_predictor(str(artifact), None, tmp_path_factory.mktemp("fuzz"))
