@@ -63,8 +63,8 @@ class ScoringEngine:
         )
 
     def __reduce__(self):
-        # REST worker processes receive the engine by pickling (KServe spawns them); an
-        # onnxruntime session cannot be pickled, so rebuild it from the artifact there.
+        # an onnxruntime session cannot be pickled: a process that receives an engine (a
+        # multiprocessing pool, say) rebuilds it from the artifact
         return (ScoringEngine, (self.artifact, self.threads))
 
     def _baseline_encoding(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

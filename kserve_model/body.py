@@ -37,7 +37,8 @@ class RequestTooLarge(HTTPException):
 
 class BodyLimit:
     """Pure ASGI, so the limit holds for streamed bodies too (a `Request` middleware would
-    read the whole body first)."""
+    read the whole body first). Not Starlette's RequestBodyLimitMiddleware: it answers a plain
+    "Content Too Large" that names neither the limit nor the setting."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
