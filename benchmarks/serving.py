@@ -212,12 +212,14 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 @contextmanager
-def registered_model(work: Path) -> Iterator[str]:
-    """A local MLflow server with config 000 trained and registered (alias champion): its URL."""
+def registered_model(work: Path, overrides: list[str] | tuple[str, ...] = ()) -> Iterator[str]:
+    """A local MLflow server with config 000 trained and registered (alias champion): its URL.
+    `overrides` (SECTION.FIELD=VALUE) go to the training job: a cheaper model for smoke runs."""
     with mlflow_server(work / "mlflow") as mlflow:
         print(f"MLflow on {mlflow.url}; training config 000 ...", file=sys.stderr)
         done = subprocess.run([sys.executable, "-m", "training_job", "--config", str(CONFIG), "--tracking-uri", mlflow.url,
-                               "--log-level", "WARNING"], capture_output=True, text=True, cwd=REPO)
+                               "--log-level", "WARNING", *[a for o in overrides for a in ("--set", o)]],
+                              capture_output=True, text=True, cwd=REPO)
         if done.returncode != 0:
             raise RuntimeError(f"training config 000 failed:\n{done.stderr[-3000:]}")
         yield mlflow.url

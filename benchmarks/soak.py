@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nominal-seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=16, help="split evenly between valid and invalid requests")
     p.add_argument("--invalid-share", type=float, default=0.1)
+    p.add_argument("--train-set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="training override for config 000 (smoke runs: a one-seed, few-epoch model)")
     args = p.parse_args(argv)
     if not 0 < args.invalid_share < 1 or args.windows < 1 or args.connections < 2 or args.connections % 2:
         p.error("--invalid-share in (0, 1), --windows >= 1, --connections even and >= 2")
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     except WrkMissing as e:
         print(f"benchmarks.soak: {e}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, registered_model(Path(tmp)) as tracking:
+    with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, registered_model(Path(tmp), args.train_set) as tracking:
         work = Path(tmp)
         proc, http, _ = start_ours(tracking, work)
         try:

@@ -56,11 +56,15 @@ def run_wrk(url: str, script: Path, seconds: float, connections: int, threads: i
     if script_args:
         cmd += ["--", *script_args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    out = done.stdout
-    if done.returncode != 0 or "Requests/sec" not in out:
-        raise RuntimeError(f"wrk failed (exit {done.returncode}) against {url}:\n{out[-2000:]}{done.stderr[-2000:]}")
+    if done.returncode != 0 or "Requests/sec" not in done.stdout:
+        raise RuntimeError(f"wrk failed (exit {done.returncode}) against {url}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return parse_wrk(done.stdout)
+
+
+def parse_wrk(out: str) -> WrkResult:
+    """wrk's report (with --latency) as numbers."""
     # the --latency table: "     50%    1.23ms"
-    pct = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|99)\.?0*%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.M)}
+    pct = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.M)}
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return WrkResult(

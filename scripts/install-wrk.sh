@@ -65,7 +65,9 @@ make -s -C "$luajit_src" -j"$jobs" PREFIX="$build/luajit" BUILDMODE=static >/dev
 # headers straight into include/, where wrk's WITH_LUAJIT looks for them
 make -s -C "$luajit_src" PREFIX="$build/luajit" INSTALL_INC="$build/luajit/include" install >/dev/null
 # a development release installs luajit-VERSION only; wrk runs `luajit -b` to embed its Lua code
-[ -e "$build/luajit/bin/luajit" ] || ln -s "$(ls "$build"/luajit/bin/luajit-* | head -1)" "$build/luajit/bin/luajit"
+if [ ! -e "$build/luajit/bin/luajit" ]; then
+  for exe in "$build"/luajit/bin/luajit-*; do ln -s "$exe" "$build/luajit/bin/luajit"; break; done
+fi
 say "building wrk"
 # wrk's Makefile takes prebuilt LuaJIT and OpenSSL through WITH_*; it then also wants the luajit
 # binary (to compile its Lua sources to bytecode) on PATH.
