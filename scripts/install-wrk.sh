@@ -2,14 +2,15 @@
 # wrk, the HTTP load generator of the serving and soak benchmarks. Prints wrk's path as its last
 # line. In order: wrk on PATH or in .tools/bin already; Debian's package when root or `sudo -n`
 # can install it; else built with make into .tools/bin from Debian's source tarballs of wrk and
-# LuaJIT (pinned by sha256: Debian's archive is reachable where GitHub, wrk's home, may not be).
-# WRK_FROM_SOURCE=1 skips the first two (a developer without root, or testing this path).
+# LuaJIT (pinned by sha256; from the mirror apt uses: Debian's archive is reachable where wrk's
+# own home may not be).
+# WRK_FROM_SOURCE=1 skips the first two (a developer without root, or testing this path);
+# TOOLS_DIR puts the build elsewhere than .tools (its bin/).
 # The source build needs cc, make and OpenSSL headers (Debian: libssl-dev).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TOOLS="$ROOT/.tools"
+TOOLS="${TOOLS_DIR:-$ROOT/.tools}"
 BIN="$TOOLS/bin"
-POOL="${DEBIAN_POOL:-http://deb.debian.org/debian/pool/main}"
 WRK_TARBALL="w/wrk/wrk_4.1.0.orig.tar.gz"
 WRK_SHA256="d8f1ba8b70ae5e10aef63ef4d5b6520bc0da103f7f1c59c79f50e2efd6810f8f"
 # Debian strips the LuaJIT copy that upstream wrk bundles (deps/); this is the LuaJIT it builds against.
@@ -39,6 +40,15 @@ for tool in cc make curl tar sha256sum; do
 done
 if ! echo '#include <openssl/ssl.h>' | cc -E -x c - >/dev/null 2>&1; then
   say "building wrk needs OpenSSL headers (Debian: apt-get install libssl-dev), or install wrk itself: apt-get install wrk"
+  exit 1
+fi
+
+# the Debian mirror apt is configured with (a local mirror included); DEBIAN_POOL overrides it
+mirror="$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
+  | grep -v -- '-security' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ')" || true
+POOL="${DEBIAN_POOL:-${mirror%/}/pool/main}"
+if [ "$POOL" = "/pool/main" ]; then
+  say "no Debian mirror in apt's sources: set DEBIAN_POOL to a mirror's pool/main URL, or install wrk: apt-get install wrk"
   exit 1
 fi
 
