@@ -58,6 +58,8 @@ def prepare(model_uri: str, tracking_uri: str, workdir: Path, http_port: int, gr
     model_dir = folder / name
     model_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
+    # one progress bar per file would fill the benchmark's output
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     artifact = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
                                                         dst_path=str(model_dir / "artifact")))
     (folder / "settings.json").write_text(json.dumps({

@@ -37,7 +37,7 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 from benchmarks import mlserver_peer
 from benchmarks.wrk import WrkMissing, find_wrk, post_script, run_wrk
 from tests.conftest import NOT_INPUTS
-from tests.procs import env_with_venv, free_port, mlflow_server, stop, v2_inputs, wait_http
+from tests.procs import env_with_venv, free_port, mlflow_server, stop, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "models-configs" / "model_config_000.yaml"
@@ -49,6 +49,23 @@ MODEL = "credit-score"
 def applicants(n: int) -> pd.DataFrame:
     frame = pd.read_csv(DATA).drop(columns=NOT_INPUTS)
     return pd.concat([frame] * (n // len(frame) + 1), ignore_index=True).head(n)
+
+
+def v2_inputs(frame: pd.DataFrame) -> list[dict]:
+    """v2 JSON inputs typed as the registered model's signature: INT64 for integer columns (MLServer's
+    MLflow runtime enforces the signature and refuses FP64 there), FP64 for floats, BYTES for text.
+    Every v2 server gets the same bodies."""
+    out = []
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object:
+            out.append({"name": name, "datatype": "BYTES", "shape": [len(col)], "data": col.tolist()})
+        elif pd.api.types.is_integer_dtype(col):
+            out.append({"name": name, "datatype": "INT64", "shape": [len(col)], "data": col.tolist()})
+        else:
+            out.append({"name": name, "datatype": "FP64", "shape": [len(col)],
+                        "data": [None if v != v else float(v) for v in col.tolist()]})
+    return out
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -83,6 +100,9 @@ def grpc_request(model: str, frame: pd.DataFrame) -> pb.ModelInferRequest:
         if col.dtype == object:
             t.datatype = "BYTES"
             t.contents.bytes_contents.extend(v.encode() for v in col)
+        elif pd.api.types.is_integer_dtype(col):
+            t.datatype = "INT64"
+            t.contents.int64_contents.extend(int(v) for v in col)
         else:
             t.datatype = "FP64"
             t.contents.fp64_contents.extend(float(v) for v in col)

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.serving import MODEL, applicants, registered_model, start_ours
+from benchmarks.serving import MODEL, applicants, registered_model, start_ours, v2_inputs
 from benchmarks.wrk import WrkMissing, find_wrk, post_script, run_wrk
-from tests.procs import stop, v2_inputs, wait_http
+from tests.procs import stop, wait_http
 
 LUA = Path(__file__).with_name("soak.lua")
 NOMINAL_CONNECTIONS = 8
@@ -39,9 +39,9 @@ def invalid_bodies(valid_inputs: list[dict]) -> dict[str, bytes]:
     def with_input(name: str, **change: object) -> list[dict]:
         return [{**i, **change} if i["name"] == name else i for i in valid_inputs]
 
-    numeric = next(i["name"] for i in valid_inputs if i["datatype"] == "FP64")
+    numeric = next(i["name"] for i in valid_inputs if i["datatype"] != "BYTES")
     return {
-        "out_of_range": json.dumps({"inputs": with_input("age_in_years", data=[7.0])}).encode(),
+        "out_of_range": json.dumps({"inputs": with_input("age_in_years", data=[7])}).encode(),
         "protected_attribute": json.dumps({"inputs": [*valid_inputs, {"name": "foreign_worker", "datatype": "BYTES",
                                                                       "shape": [1], "data": ["yes"]}]}).encode(),
         "missing_input": json.dumps({"inputs": valid_inputs[1:]}).encode(),
