@@ -74,14 +74,15 @@ def prepare(model_uri: str, tracking_uri: str, workdir: Path, http_port: int, gr
     return PeerFiles(folder=folder, name=name, version=version)
 
 
-def mlserver_bin(venv: Path = MLSERVER_VENV) -> Path:
+def mlserver_bin(venv: Path | None = None) -> Path:
+    venv = venv or MLSERVER_VENV
     exe = venv / "bin" / "mlserver"
     if not exe.exists():
         raise FileNotFoundError(f"MLServer's venv not found at {venv}: {VENV_HINT}")
     return exe
 
 
-def start(files: PeerFiles, log: Path, venv: Path = MLSERVER_VENV) -> subprocess.Popen:
+def start(files: PeerFiles, log: Path, venv: Path | None = None) -> subprocess.Popen:
     """`mlserver start` in its own session (stop it with tests.procs.stop: it has worker children)."""
     exe = mlserver_bin(venv)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--http-port", type=int, default=8090)
     p.add_argument("--grpc-port", type=int, default=8091)
     p.add_argument("--metrics-port", type=int, default=8092)
-    p.add_argument("--venv", type=Path, default=MLSERVER_VENV)
+    p.add_argument("--venv", type=Path, default=None, help="MLServer's venv, default .tools/mlserver-venv")
     args = p.parse_args(argv)
     files = prepare(args.model_uri, args.tracking_uri, args.workdir, args.http_port, args.grpc_port, args.metrics_port)
     print(f"MLServer serving {files.name} version {files.version} from {files.folder}", file=sys.stderr)

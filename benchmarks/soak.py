@@ -1,10 +1,11 @@
 """Soak benchmark: our predictor at twice its nominal rate for a minute, valid and invalid requests mixed.
 
     python -m benchmarks.soak [--seconds 60] [--windows 6] [--nominal RPS] [--nominal-seconds 10]
-                              [--connections 16] [--invalid-share 0.1]
+                              [--connections 16] [--invalid-share 0.1] [--tracking-uri URL]
 
-Starts a local MLflow server, trains and registers config 000 and starts our predictor on it (one
-process, audit record on, as benchmarks.serving does). The nominal rate is wrk's throughput with
+Starts a local MLflow server, trains and registers config 000 (or takes the champion of a running
+MLflow, `--tracking-uri`) and starts our predictor on it (one process, audit record on, as
+benchmarks.serving does). The nominal rate is wrk's throughput with
 valid one-row requests over 8 connections (`--nominal-seconds`), unless `--nominal` gives it. Then
 `--seconds` of load offered at twice that rate (benchmarks/soak.lua: one wrk thread of valid
 requests, one of invalid ones, each paced on a schedule), in `--windows` consecutive wrk runs, with
@@ -22,6 +23,7 @@ import json
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import psutil
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nominal-seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=16, help="split evenly between valid and invalid requests")
     p.add_argument("--invalid-share", type=float, default=0.1)
+    p.add_argument("--tracking-uri", default=None,
+                   help=f"a running MLflow with {MODEL}@champion registered: no server of our own, no training")
     p.add_argument("--train-set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="training override for config 000 (smoke runs: a one-seed, few-epoch model)")
     args = p.parse_args(argv)
@@ -156,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     except WrkMissing as e:
         print(f"benchmarks.soak: {e}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, registered_model(Path(tmp), args.train_set) as tracking:
+    with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, (
+            nullcontext(args.tracking_uri) if args.tracking_uri else registered_model(Path(tmp), args.train_set)) as tracking:
         work = Path(tmp)
         proc, http, _ = start_ours(tracking, work)
         try:
