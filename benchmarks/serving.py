@@ -1,8 +1,9 @@
 """Serving benchmark: our predictor vs the protocol ceiling vs MLServer vs `mlflow models serve`, one run.
 
-    python -m benchmarks.serving [--requests 1000] [--wrk-seconds 10] [--connections 8]
+    python -m benchmarks.serving [--requests 1000] [--wrk-seconds 10] [--connections 8] [--tracking-uri URL]
 
-Starts a local MLflow server, trains and registers config 000, then starts (one at a time, so
+Starts a local MLflow server, trains and registers config 000 (or takes the champion of a running
+MLflow, `--tracking-uri`), then starts (one at a time, so
 they do not compete for the 2 cores, each as one server process) our predictor on the registered
 version (with its audit record on, the default, and off), an echo `kserve.Model` (the ceiling:
 same server, no work), MLServer 1.7.1 with its MLflow runtime on the same version (how KServe
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import grpc
@@ -250,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=1000)
     p.add_argument("--wrk-seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--tracking-uri", default=None,
+                   help=f"a running MLflow with {MODEL}@champion registered: no server of our own, no training")
     args = p.parse_args(argv)
     try:
         find_wrk()
@@ -257,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     except (WrkMissing, FileNotFoundError) as e:
         print(f"benchmarks.serving: {e}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, registered_model(Path(tmp)) as tracking:
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, (
+            nullcontext(args.tracking_uri) if args.tracking_uri else registered_model(Path(tmp))) as tracking:
         work = Path(tmp)
         results = {}
         for name, run in (("ours", lambda: bench_ours(tracking, work, args)),
