@@ -38,7 +38,7 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 from benchmarks import mlserver_peer
 from benchmarks.wrk import WrkMissing, find_wrk, post_script, run_wrk
 from tests.conftest import NOT_INPUTS
-from tests.procs import env_with_venv, free_port, mlflow_server, stop, wait_http
+from tests.procs import env_with_venv, free_port, stop, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "models-configs" / "model_config_000.yaml"
@@ -233,17 +233,33 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 @contextmanager
+def mlflow_registry(root: Path, timeout: float = 600) -> Iterator[str]:
+    """`mlflow server` (SQLite, proxied artifacts, one worker) on a free port: its URL. It takes
+    ~11 s to answer on 2 idle cores but minutes on busy ones, hence the long wait."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = start([str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+                  "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+                  "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts"], root / "server.log")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout, proc, interval=0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)  # its job-runner child too: the whole session
+
+
+@contextmanager
 def registered_model(work: Path, overrides: list[str] | tuple[str, ...] = ()) -> Iterator[str]:
     """A local MLflow server with config 000 trained and registered (alias champion): its URL.
     `overrides` (SECTION.FIELD=VALUE) go to the training job: a cheaper model for smoke runs."""
-    with mlflow_server(work / "mlflow") as mlflow:
-        print(f"MLflow on {mlflow.url}; training config 000 ...", file=sys.stderr)
-        done = subprocess.run([sys.executable, "-m", "training_job", "--config", str(CONFIG), "--tracking-uri", mlflow.url,
+    with mlflow_registry(work / "mlflow") as url:
+        print(f"MLflow on {url}; training config 000 ...", file=sys.stderr)
+        done = subprocess.run([sys.executable, "-m", "training_job", "--config", str(CONFIG), "--tracking-uri", url,
                                "--log-level", "WARNING", *[a for o in overrides for a in ("--set", o)]],
                               capture_output=True, text=True, cwd=REPO)
         if done.returncode != 0:
             raise RuntimeError(f"training config 000 failed:\n{done.stderr[-3000:]}")
-        yield mlflow.url
+        yield url
 
 
 def main(argv: list[str] | None = None) -> int:
