@@ -141,9 +141,9 @@ def start(cmd: list[str], log: Path, **env: str) -> subprocess.Popen:
 
 def measure_v2(proc: subprocess.Popen, started: float, http: int, grpc_port: int, model: str,
                work: Path, args: argparse.Namespace) -> dict:
-    """The same measurements for any KServe v2 server: ours and the echo ceiling."""
+    """The same measurements for any v2 server: ours, the echo ceiling and MLServer."""
     try:
-        wait_http(f"http://127.0.0.1:{http}/v2/models/{model}/ready", 120, proc)
+        wait_http(f"http://127.0.0.1:{http}/v2/models/{model}/ready", 300, proc)
         ready_s = time.perf_counter() - started
         url = f"http://127.0.0.1:{http}/v2/models/{model}/infer"
         # identical request bodies: the echo decodes them as fully and returns the first input
