@@ -78,3 +78,20 @@ test-containers: venv
 
 clean:
 	rm -rf .local .pytest_cache build *.egg-info
+
+# The serving benchmark end to end: ours (audit on and off), the echo ceiling, MLServer and
+# `mlflow models serve` in one run; wrk and MLServer's own venv are installed first when missing.
+# BENCH_ARGS / SOAK_ARGS pass options, e.g. SOAK_ARGS="--seconds 120".
+.PHONY: bench soak
+BENCH_ARGS ?=
+SOAK_ARGS ?=
+
+bench: venv
+	@bash scripts/install-wrk.sh >/dev/null
+	@bash scripts/mlserver-venv.sh >/dev/null
+	$(PY) -m benchmarks.serving $(BENCH_ARGS)
+
+# Our predictor for 60 s at twice its measured nominal rate, valid and invalid requests mixed.
+soak: venv
+	@bash scripts/install-wrk.sh >/dev/null
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
