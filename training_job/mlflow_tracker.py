@@ -47,9 +47,6 @@ class MlflowTracker:
     def __init__(self, client: MlflowClient, run_id: str, cfg: TrainConfig, ds: Dataset, fp: str, config_name: str) -> None:
         self.client, self.run_id, self.cfg, self.ds, self.fp, self.config_name = client, run_id, cfg, ds, fp, config_name
 
-    def provenance(self) -> dict[str, str]:
-        return {"run_id": self.run_id}
-
     def log_params(self, params: dict[str, object]) -> None:
         mlflow.log_params(params)
 
