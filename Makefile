@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 # skips without a Kubernetes cluster. `make test-unit` is the quick loop.
 PYTEST_ARGS ?=
 
-.PHONY: controlplane-bin test-controlplane venv lock uv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
+.PHONY: controlplane-bin test-controlplane venv lock uv data repro demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,14 @@ $(STAMP): pyproject.toml uv.lock scripts/uv.sh
 LOCK_ARGS ?=
 lock: uv
 	$(UV) lock --python $(PYTHON) $(LOCK_ARGS)
+
+# The DVC-tracked training data (data/*.dvc) from the DVC remote; seeds an empty local store.
+data: venv
+	@bash scripts/dvc-data.sh
+
+# The dvc.yaml pipeline (train on the DVC-tracked data), with .venv's python on PATH.
+repro: data
+	$(UV) run --frozen --no-sync dvc repro
 
 demo: venv
 	@bash scripts/demo.sh
