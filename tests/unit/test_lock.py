@@ -1,0 +1,86 @@
+"""uv.lock is the environment: current with pyproject.toml (`uv lock --check`, run by the
+project's own uv), hashed for every package from the index, honest about the torch build it
+takes, and what `make venv` installed into .venv is exactly it.
+
+After a dependency change in pyproject.toml, `make lock` regenerates the lock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# Never a download here: the lock check reads pyproject.toml and uv.lock only.
+OFFLINE = {**os.environ, "UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
+
+
+@pytest.fixture(scope="module")
+def uv() -> Path:
+    """The uv that pyproject.toml's required-version names (scripts/uv.sh installs it, as
+    `make venv` does): a missing one is a failure, not a skip, since make test installs it."""
+    done = subprocess.run(["bash", str(REPO / "scripts" / "uv.sh")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def lock() -> dict:
+    return tomllib.loads((REPO / "uv.lock").read_text())
+
+
+def uv_lock_check(uv: Path, project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(uv), "lock", "--check", "--project", str(project)], capture_output=True, text=True,
+                          env=OFFLINE, timeout=120)
+
+
+def test_the_lock_is_current_with_pyproject(uv: Path) -> None:
+    done = uv_lock_check(uv, REPO)
+    assert done.returncode == 0, f"uv.lock is behind pyproject.toml: run `make lock`\n{done.stderr[-2000:]}"
+
+
+def test_the_lock_check_fails_when_pyproject_moves_on(uv: Path, tmp_path: Path) -> None:
+    # a requirement the lock has never seen: the check must say so, not pass
+    shutil.copy(REPO / "uv.lock", tmp_path / "uv.lock")
+    text = (REPO / "pyproject.toml").read_text()
+    assert '"pytest>=8",' in text
+    (tmp_path / "pyproject.toml").write_text(text.replace('"pytest>=8",', '"pytest>=8",\n  "six>=1.17.0",', 1))
+    done = uv_lock_check(uv, tmp_path)
+    assert done.returncode != 0
+    assert "needs to be updated" in done.stderr
+
+
+def test_every_package_from_the_index_is_hashed(lock: dict) -> None:
+    unhashed = []
+    for package in lock["package"]:
+        if "registry" not in package.get("source", {}):
+            continue  # the project itself (editable)
+        files = [package["sdist"]] if "sdist" in package else []
+        files += package.get("wheels", [])
+        if not files or any(not f.get("hash", "").startswith("sha256:") for f in files):
+            unhashed.append(package["name"])
+    assert not unhashed, f"packages without sha256 hashes in uv.lock: {unhashed}"
+
+
+def test_the_lock_takes_the_pinned_torch_and_says_which_build(lock: dict) -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    pin = next(r for r in pyproject["project"]["optional-dependencies"]["train"] if r.startswith("torch=="))
+    torch = next(p for p in lock["package"] if p["name"] == "torch")
+    assert torch["version"] == pin.split("==", 1)[1]
+    # PyPI's Linux torch is the CUDA build: the lock names its nvidia-* wheels (for Linux only)
+    deps = {d["name"]: d.get("marker", "") for d in torch["dependencies"]}
+    nvidia = {name: marker for name, marker in deps.items() if name.startswith("nvidia-")}
+    assert nvidia and all("linux" in marker for marker in nvidia.values()), nvidia
+
+
+def test_venv_is_the_lock(uv: Path) -> None:
+    """What `make venv` installed is exactly the lock, all extras (no drift by hand installs)."""
+    if not (REPO / ".venv").is_dir():
+        pytest.skip("no .venv (make venv builds it)")
+    done = subprocess.run([str(uv), "sync", "--locked", "--all-extras", "--check", "--project", str(REPO)],
+                          capture_output=True, text=True, env=OFFLINE, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
