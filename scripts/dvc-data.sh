@@ -6,10 +6,13 @@
 # tests/unit/test_dvc_record.py compares them) and pushed, so the next clone pulls them.
 #
 # Usage: scripts/dvc-data.sh          (make data)
-# Environment: DVC (default .venv/bin/dvc)
+# Environment: DVC (default .venv/bin/dvc, else dvc on PATH)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-dvc="${DVC:-.venv/bin/dvc}"
+dvc="${DVC:-}"
+if [[ -z "$dvc" ]]; then
+  if [[ -x .venv/bin/dvc ]]; then dvc=.venv/bin/dvc; else dvc=dvc; fi
+fi
 record=data/german_credit.csv.dvc
 embedded=training_job/datasets/germancredit.csv
 
