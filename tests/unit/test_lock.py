@@ -7,6 +7,7 @@ After a dependency change in pyproject.toml, `make lock` regenerates the lock.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -84,3 +85,31 @@ def test_venv_is_the_lock(uv: Path) -> None:
     done = subprocess.run([str(uv), "sync", "--locked", "--all-extras", "--check", "--project", str(REPO)],
                           capture_output=True, text=True, env=OFFLINE, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_images_take_the_projects_uv() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    wanted = pyproject["tool"]["uv"]["required-version"].removeprefix("==")
+    for dockerfile in ("Dockerfile.serve", "Dockerfile.train"):
+        text = (REPO / dockerfile).read_text()
+        assert f"ARG UV_VERSION={wanted}\n" in text, f"{dockerfile}: ARG UV_VERSION is not {wanted}"
+
+
+def image_requirements(uv: Path, *extras: str, **env: str) -> list[str]:
+    done = subprocess.run(["sh", str(REPO / "scripts" / "docker-requirements.sh"), str(REPO), *extras],
+                          capture_output=True, text=True, env={**OFFLINE, "UV": str(uv), **env}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [line for line in done.stdout.splitlines() if line and not line[0].isspace() and not line.startswith("#")]
+
+
+def test_the_image_requirements_are_the_lock_with_hashes(uv: Path, lock: dict) -> None:
+    locked = {p["name"]: p["version"] for p in lock["package"]}
+    lines = image_requirements(uv, "train", "server")
+    pins = dict(re.match(r"([A-Za-z0-9._-]+)==([^ ;]+)", line).groups() for line in lines)
+    assert all(line.endswith("\\") for line in lines), "every requirement is followed by its --hash lines"
+    assert {name.lower(): v for name, v in pins.items()}.items() <= {k.lower(): v for k, v in locked.items()}.items()
+    assert "torch" in pins and "dvc" in pins and "kserve" not in pins
+    # the CPU variant leaves out exactly the CUDA build's packages, for the CPU index's torch
+    cpu = {re.match(r"[A-Za-z0-9._-]+", line).group(0) for line in image_requirements(
+        uv, "train", "server", TORCH_INDEX_URL="https://download.pytorch.org/whl/cpu")}
+    assert set(pins) - cpu == {n for n in pins if n == "torch" or n == "triton" or n.startswith("nvidia-")}
