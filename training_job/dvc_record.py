@@ -82,9 +82,18 @@ def _committed_rev(root: Path, record: Path) -> str | None:
         if git("diff", "--quiet", "HEAD", "--", rel).returncode != 0:
             return None
         head = git("rev-parse", "HEAD")
-    except FileNotFoundError:  # no git on this machine
-        return None
+    except FileNotFoundError:
+        return _detached_head(root)
     return head.stdout.strip() if head.returncode == 0 else None
+
+
+def _detached_head(root: Path) -> str | None:
+    """Without a git binary (the training image: the chart's initContainer clones with dvc's
+    own git library at one revision), a detached HEAD is that revision. A branch HEAD is not
+    read: without git, nothing here could say whether the record changed since."""
+    head = root / ".git" / "HEAD"
+    text = head.read_text().strip() if head.is_file() else ""
+    return text if len(text) == 40 and all(c in "0123456789abcdef" for c in text) else None
 
 
 def dvc_record(data_path: str | Path) -> DvcRecord | None:

@@ -106,3 +106,14 @@ def test_the_projects_dvc_tracked_german_data_is_the_embedded_copy() -> None:
     # scripts/dvc-data.sh seeds an empty store from the embedded copy: the same bytes, or it refuses
     recorded = yaml.safe_load((REPO / "data" / "german_credit.csv.dvc").read_text())["outs"][0]
     assert recorded["md5"] == md5(EMBEDDED) and recorded["size"] == EMBEDDED.stat().st_size
+
+
+def test_without_a_git_binary_a_detached_head_is_the_revision(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    # the training image has no git: the chart's initContainer clones one revision (detached HEAD)
+    head = sh(repo, "git", "rev-parse", "HEAD")
+    (tmp_path / "empty-bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert dvc_record(repo / "data" / "x.csv").rev is None  # a branch HEAD: cannot tell, says nothing
+    (repo / ".git" / "HEAD").write_text(head + "\n")
+    assert dvc_record(repo / "data" / "x.csv").rev == head
