@@ -21,9 +21,8 @@ uv="${UV:-uv}"
 args=""
 for extra in "$@"; do args="$args --extra $extra"; done
 if [ -n "${TORCH_INDEX_URL:-}" ]; then
-  for name in $(sed -n 's/^name = "\(torch\|triton\|nvidia-[^"]*\)"$/\1/p' "$dir/uv.lock" | sort -u); do
-    args="$args --no-emit-package $name"
-  done
+  cuda="$(sed -n 's/^name = "\(torch\|triton\|nvidia-[^"]*\)"$/\1/p' "$dir/uv.lock" | sort -u)"
+  for name in $cuda; do args="$args --no-emit-package $name"; done
 fi
 # --frozen: the lock as committed, never re-resolved here (`make lock` does that).
 # shellcheck disable=SC2086  # $args is a word list on purpose

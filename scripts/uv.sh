@@ -19,7 +19,7 @@ if [[ -x "$uv" ]] && [[ "$("$uv" --version 2>/dev/null)" == "uv $version"* ]]; t
   exit 0
 fi
 python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-rm -rf "$home/pkg" "$home/bin"
+rm -rf "${home:?}/pkg" "${home:?}/bin"
 # --target: a folder of its own, so neither the system Python nor .venv changes.
 PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
   --target "$home/pkg" "uv==$version" >&2
