@@ -70,12 +70,17 @@ def test_every_package_from_the_index_is_hashed(lock: dict) -> None:
 def test_the_lock_takes_the_pinned_torch_and_says_which_build(lock: dict) -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     pin = next(r for r in pyproject["project"]["optional-dependencies"]["train"] if r.startswith("torch=="))
-    torch = next(p for p in lock["package"] if p["name"] == "torch")
-    assert torch["version"] == pin.split("==", 1)[1]
-    # PyPI's Linux torch is the CUDA build: the lock names its nvidia-* wheels (for Linux only)
-    deps = {d["name"]: d.get("marker", "") for d in torch["dependencies"]}
-    nvidia = {name: marker for name, marker in deps.items() if name.startswith("nvidia-")}
-    assert nvidia and all("linux" in marker for marker in nvidia.values()), nvidia
+    torches = [p for p in lock["package"] if p["name"] == "torch"]
+    assert torches
+    for torch in torches:  # one per platform split, if the lock forks
+        deps = {d["name"]: d.get("marker", "") for d in torch.get("dependencies", [])}
+        nvidia = {name: marker for name, marker in deps.items() if name.startswith("nvidia-")}
+        if torch["source"].get("registry") == "https://pypi.org/simple":
+            # PyPI's Linux torch is the CUDA build: the lock names its nvidia-* wheels (for Linux only)
+            assert torch["version"] == pin.split("==", 1)[1]
+            assert nvidia and all("linux" in marker for marker in nvidia.values()), nvidia
+        else:  # the CPU index as a uv index setting (README): its local version, no CUDA packages
+            assert torch["version"].split("+")[0] == pin.split("==", 1)[1] and not nvidia
 
 
 def test_venv_is_the_lock(uv: Path) -> None:
