@@ -128,15 +128,20 @@ def test_a_dvc_revision_is_pulled_by_an_init_container_and_read_by_the_job(tools
     assert (env["DVC_REPO_URL"], env["DVC_REVISION"], env["DVC_PATH"]) == (values["repoUrl"], values["revision"], values["path"])
     assert (env["DVC_REMOTE_URL"], env["DVC_REMOTE_ENDPOINT"]) == (values["remote"]["url"], values["remote"]["endpointUrl"])
     assert pull["command"][:2] == ["sh", "-c"] and "dvc pull" in pull["command"][2]
-    # credentials only by reference to an existing Secret, never as values
-    assert pull["envFrom"] == [{"secretRef": {"name": values["existingSecret"]}}]
-    assert not any("secret" in k.lower() or "key" in k.lower() for k in env)
+    # credentials only by reference to an existing Secret, mounted as files for the pull alone
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["dvc-credentials"]["secret"]["secretName"] == values["existingSecret"]
+    pull_mounts = {m["name"]: m for m in pull["volumeMounts"]}
+    assert pull_mounts["dvc-credentials"]["readOnly"] is True
+    assert env["DVC_CREDENTIALS_DIR"] == pull_mounts["dvc-credentials"]["mountPath"]
+    assert "envFrom" not in pull and not any("secret" in k.lower() or "key" in k.lower() for k in env)
     (train,) = spec["containers"]
-    assert train["args"][-2:] == ["--data", f"/data/dvc/repo/{values['path']}"]
+    assert train["args"][-2:] == ["--data", f"{env['DVC_DEST']}/{values['path']}"]
     mounts = {m["name"]: m for m in train["volumeMounts"]}
-    assert mounts["dvc-data"]["readOnly"] is True
-    assert {m["name"]: m for m in pull["volumeMounts"]}["dvc-data"]["mountPath"] == mounts["dvc-data"]["mountPath"]
-    assert "emptyDir" in {v["name"]: v for v in spec["volumes"]}["dvc-data"]
+    assert mounts["dvc-data"]["readOnly"] is True and "dvc-credentials" not in mounts
+    assert pull_mounts["dvc-data"]["mountPath"] == mounts["dvc-data"]["mountPath"]
+    assert env["DVC_DEST"].startswith(mounts["dvc-data"]["mountPath"] + "/")
+    assert "emptyDir" in volumes["dvc-data"]
 
 
 def test_without_dvc_the_job_is_rendered_as_before(tools):

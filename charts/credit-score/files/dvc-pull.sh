@@ -1,9 +1,18 @@
-# The training data of a DVC-tracked revision, into /data/dvc (the training Job's initContainer;
+# The training data of a DVC-tracked revision, into $DVC_DEST (the training Job's initContainer;
 # run by sh in the training image, which has dvc and no git binary: the clone is scmrepo's, the
 # library dvc itself clones with). The clone keeps .git and the .dvc files, so the job records
 # dvc.data_hash and dvc.rev of exactly what it pulled (training_job/dvc_record.py).
 set -eu
 dest="$DVC_DEST"
+# The remote's credentials: the existing Secret's keys, mounted as files, become the environment
+# of this script (and so of dvc) only.
+if [ -n "${DVC_CREDENTIALS_DIR:-}" ]; then
+  for f in "$DVC_CREDENTIALS_DIR"/*; do
+    [ -f "$f" ] || continue
+    name="${f##*/}"
+    export "$name=$(cat "$f")"
+  done
+fi
 python -c 'import os; from scmrepo.git import Git; Git.clone(os.environ["DVC_REPO_URL"], os.environ["DVC_DEST"], rev=os.environ["DVC_REVISION"] or None)'
 cd "$dest"
 if [ -n "${DVC_REMOTE_URL:-}" ]; then

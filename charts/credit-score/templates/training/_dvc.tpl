@@ -9,6 +9,8 @@ reads it read-only with `--data`, and records its DVC hash and revision (dvc.dat
 on the run and the registered version. It edits the rendered pod template rather than the
 templates that render it, so job.yaml needs one include whatever the layout of those; with
 training.dvc.enabled false it returns the template unchanged (same bytes, same Job name).
+The edited template comes back as JSON (valid YAML): toYaml would turn the init scripts into
+block scalars whose blank lines job.yaml's nindent fills with trailing spaces.
 Usage: {{- $template = include "credit-score.training.withDvc" (dict "context" . "template" $template) }}
 */}}
 {{- define "credit-score.training.withDvc" -}}
@@ -21,17 +23,21 @@ Usage: {{- $template = include "credit-score.training.withDvc" (dict "context" .
 {{- $pod := fromYaml .template -}}
 {{- $spec := $pod.spec -}}
 {{- $_ := set $spec "initContainers" (append ($spec.initContainers | default list) (include "credit-score.training.dvcPullContainer" $ctx | fromYaml)) -}}
-{{- $_ := set $spec "volumes" (append ($spec.volumes | default list) (dict "name" "dvc-data" "emptyDir" (dict "sizeLimit" $d.sizeLimit))) -}}
+{{- $volumes := append ($spec.volumes | default list) (dict "name" "dvc-data" "emptyDir" (dict "sizeLimit" $d.sizeLimit)) -}}
+{{- with $d.existingSecret -}}
+{{- $volumes = append $volumes (dict "name" "dvc-credentials" "secret" (dict "secretName" . "defaultMode" 256)) -}}
+{{- end -}}
+{{- $_ := set $spec "volumes" $volumes -}}
 {{- $containers := list -}}
 {{- range $c := $spec.containers -}}
 {{- if eq $c.name "train" -}}
 {{- $_ := set $c "args" (concat $c.args (list "--data" (printf "%s/%s" (include "credit-score.training.dvcRepoDir" $ctx) $d.path))) -}}
-{{- $_ := set $c "volumeMounts" (append ($c.volumeMounts | default list) (dict "name" "dvc-data" "mountPath" "/data/dvc" "readOnly" true)) -}}
+{{- $_ := set $c "volumeMounts" (append ($c.volumeMounts | default list) (dict "name" "dvc-data" "mountPath" "/data" "readOnly" true)) -}}
 {{- end -}}
 {{- $containers = append $containers $c -}}
 {{- end -}}
 {{- $_ := set $spec "containers" $containers -}}
-{{- toYaml $pod -}}
+{{- toJson $pod -}}
 {{- end -}}
 {{- end -}}
 
@@ -40,14 +46,15 @@ Where the initContainer clones the revision (inside the dvc-data volume).
 Usage: {{ include "credit-score.training.dvcRepoDir" . }}
 */}}
 {{- define "credit-score.training.dvcRepoDir" -}}
-/data/dvc/repo
+/data/repo
 {{- end -}}
 
 {{/*
 The initContainer that pulls the DVC-tracked data (charts/credit-score/files/dvc-pull.sh, run
 by the training image, which carries dvc and dvc-s3). Credentials of the remote come only from
-training.dvc.existingSecret (as environment variables, e.g. AWS_ACCESS_KEY_ID /
-AWS_SECRET_ACCESS_KEY), or from the pod's own identity when it is empty.
+training.dvc.existingSecret, mounted as files (one per key, e.g. AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY) that the script exports for dvc alone, or from the pod's own identity
+when it is empty.
 Usage: {{ include "credit-score.training.dvcPullContainer" . | fromYaml }}
 */}}
 {{- define "credit-score.training.dvcPullContainer" -}}
@@ -79,10 +86,9 @@ env:
     value: /tmp/dvc-site
   - name: HOME
     value: /tmp
-{{- with $d.existingSecret }}
-envFrom:
-  - secretRef:
-      name: {{ . }}
+{{- if $d.existingSecret }}
+  - name: DVC_CREDENTIALS_DIR
+    value: /etc/dvc-credentials
 {{- end }}
 resources:
   {{- include "credit-score.resources" .Values.initResources | nindent 2 }}
@@ -91,5 +97,10 @@ securityContext:
 volumeMounts:
   {{- include "credit-score.tmpMount" . | nindent 2 }}
   - name: dvc-data
-    mountPath: /data/dvc
+    mountPath: /data
+  {{- if $d.existingSecret }}
+  - name: dvc-credentials
+    mountPath: /etc/dvc-credentials
+    readOnly: true
+  {{- end }}
 {{- end -}}
