@@ -4,19 +4,42 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# uv.lock is the environment (hashes included); scripts/uv.sh installs the uv that
+# pyproject.toml's [tool.uv] required-version names into .uv/.
+UV := .uv/bin/uv
+# Never a Python that uv downloads itself: the machine's 3.11 (requires-python).
+export UV_PYTHON_DOWNLOADS := never
 # Every tier (unit, integration, chart, containers, controlplane, slow tests included); `cluster`
 # skips without a Kubernetes cluster. `make test-unit` is the quick loop.
 PYTEST_ARGS ?=
 
-.PHONY: controlplane-bin test-controlplane venv demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
+.PHONY: controlplane-bin test-controlplane venv lock uv data repro demo demo-stop test test-unit test-chart test-containers test-ci test-web tools node-tools e2e-kind local-up local-down images docker-stop clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[serve,rollout,web,train,server,dev]'
+uv:
+	@bash scripts/uv.sh >/dev/null
+
+# --locked: a pyproject.toml edit without `make lock` stops here instead of installing a stale
+# lock; sync is exact (what the lock does not name is removed from .venv).
+$(STAMP): pyproject.toml uv.lock scripts/uv.sh
+	@bash scripts/uv.sh >/dev/null
+	$(UV) sync --locked --all-extras --python $(PYTHON) --quiet
 	@touch $@
+
+# After a dependency change in pyproject.toml: re-resolve, keeping every other locked version.
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions instead.
+LOCK_ARGS ?=
+lock: uv
+	$(UV) lock --python $(PYTHON) $(LOCK_ARGS)
+
+# The DVC-tracked training data (data/*.dvc) from the DVC remote; seeds an empty local store.
+data: venv
+	@bash scripts/dvc-data.sh
+
+# The dvc.yaml pipeline (train on the DVC-tracked data), with .venv's python on PATH.
+repro: data
+	$(UV) run --frozen --no-sync dvc repro
 
 demo: venv
 	@bash scripts/demo.sh

@@ -14,6 +14,8 @@
 #   OFFLINE         1: PIP_NO_INDEX=1 and `--network none` (needs a complete wheelhouse/);
 #                   auto (default): offline when scripts/docker-wheelhouse.sh finished
 #   EXTRA_CA_CERT   a PEM file of CA certificates to trust (build and runtime)
+#   TORCH_INDEX_URL the train image takes torch==<locked>+cpu from this index (or the
+#                   wheelhouse) instead of the lock's CUDA build (Dockerfile.train)
 #   TRAIN_EXTRAS    optional-dependency groups of the training image (default
 #                   train,server; the wheelhouse must hold what they need)
 #   SERVE_EXTRAS    the same for the serving image (default serve,rollout,web)
@@ -95,8 +97,6 @@ fi
 for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST TORCH_INDEX_URL; do
   [[ -n "${!var:-}" ]] && args+=(--build-arg "$var=${!var}")
 done
-# TORCH_VARIANT set, even empty, reaches the train build (empty: the torch pin as written)
-[[ -n "${TORCH_VARIANT+x}" ]] && args+=(--build-arg "TORCH_VARIANT=$TORCH_VARIANT")
 # shellcheck disable=SC2206  # DOCKER_BUILD_ARGS is a word list on purpose
 extra=(${DOCKER_BUILD_ARGS:-})
 

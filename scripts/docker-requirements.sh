@@ -1,45 +1,30 @@
 #!/bin/sh
-# Print the requirement lines of pyproject.toml (base dependencies plus the named
-# extras), one per line, for `pip install -r` before the source is copied (image layer
-# cache) and for scripts/docker-wheelhouse.sh. Runs in the image builds too: POSIX sh
-# and the standard library of Python >= 3.11 (tomllib) only.
+# Print the hashed requirement list of the base dependencies and the named extras, exported
+# from uv.lock (exactly the locked versions, each with its sha256), for
+# `uv pip sync --require-hashes` in the image builds and for scripts/docker-wheelhouse.sh.
+# Runs in the image builds too: POSIX sh and a uv, nothing of the project but pyproject.toml
+# and uv.lock (the dependency layer is rebuilt when they change, not on every source edit).
 #
-# Usage: scripts/docker-requirements.sh PYPROJECT [EXTRA...]
-#   The pseudo-extra `build-system` adds [build-system].requires (what `pip install .`
-#   needs to build the project's own wheel).
-#
-# TORCH_VARIANT (default cpu): an exact pin torch==X becomes torch==X+cpu, so that no
-# resolver ever picks a CUDA build; TORCH_VARIANT= keeps the pin as written.
+# Usage: scripts/docker-requirements.sh PROJECT_DIR [EXTRA...]
+#   PROJECT_DIR holds pyproject.toml and uv.lock.
+# Environment
+#   UV               the uv to run (default: uv on PATH)
+#   TORCH_INDEX_URL  set (e.g. PyTorch's CPU wheel index): torch and its CUDA-only
+#                    dependencies (nvidia-*, triton) are left out of the list, for the build
+#                    to install torch==<locked version>+cpu from that index instead; the
+#                    lock's torch is PyPI's, the CUDA build on Linux.
 set -eu
-[ $# -ge 1 ] || { echo "usage: $0 PYPROJECT [EXTRA...]" >&2; exit 2; }
-PYTHON="${PYTHON:-$(command -v python3 || command -v python)}"
-TORCH_VARIANT="${TORCH_VARIANT-cpu}" exec "$PYTHON" - "$@" <<'PY'
-import os
-import re
-import sys
-import tomllib
+[ $# -ge 1 ] || { echo "usage: $0 PROJECT_DIR [EXTRA...]" >&2; exit 2; }
+dir="$1"; shift
+uv="${UV:-uv}"
 
-path, extras = sys.argv[1], sys.argv[2:]
-with open(path, "rb") as f:
-    pyproject = tomllib.load(f)
-project = pyproject["project"]
-optional = dict(project.get("optional-dependencies", {}))
-optional["build-system"] = pyproject.get("build-system", {}).get("requires", [])
-unknown = [e for e in extras if e not in optional]
-if unknown:
-    sys.exit(f"{path}: no optional-dependencies named {', '.join(unknown)} (have: {', '.join(optional)})")
-
-own_name = re.sub(r"[-_.]+", "-", project["name"]).lower()
-variant = os.environ.get("TORCH_VARIANT", "")
-lines = []
-for req in project.get("dependencies", []) + [r for e in extras for r in optional[e]]:
-    name = re.sub(r"[-_.]+", "-", re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req).group(1)).lower()
-    if name == own_name:  # an extra that pulls in another extra of the project itself
-        continue
-    pin = re.fullmatch(r"\s*torch\s*==\s*([0-9][0-9A-Za-z.]*)\s*(;.*)?", req)
-    if pin and variant:
-        req = f"torch=={pin.group(1)}+{variant}" + (pin.group(2) or "")
-    if req not in lines:
-        lines.append(req)
-print("\n".join(lines))
-PY
+args=""
+for extra in "$@"; do args="$args --extra $extra"; done
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  cuda="$(sed -n 's/^name = "\(torch\|triton\|nvidia-[^"]*\)"$/\1/p' "$dir/uv.lock" | sort -u)"
+  for name in $cuda; do args="$args --no-emit-package $name"; done
+fi
+# --frozen: the lock as committed, never re-resolved here (`make lock` does that).
+# shellcheck disable=SC2086  # $args is a word list on purpose
+exec "$uv" export --quiet --frozen --no-emit-project --no-header --format requirements.txt \
+  --project "$dir" $args

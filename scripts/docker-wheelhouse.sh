@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Fill wheelhouse/ (gitignored) with every wheel the images need, using the host's pip
+# Fill wheelhouse/ (gitignored) with every file the images install, using the host's pip
 # and its configuration (indexes, find-links, CA), so that image builds run offline:
 # scripts/docker-build.sh builds with PIP_NO_INDEX=1 and --network none when the
 # wheelhouse is complete. Also the way to prepare an air-gapped build.
 #
 # Usage: scripts/docker-wheelhouse.sh [EXTRA...]     (default: serve rollout web train server, i.e. all
-#        both images need: the base dependencies, those extras, the build system)
+#        both images need)
 #
-# torch comes as the CPU build (torch==X+cpu, see scripts/docker-requirements.sh): give
-# pip a place that has it (this machine: /opt/wheels via its pip config; elsewhere e.g.
-# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu). PYTHON picks the
-# interpreter (a CPython 3.11, as in the images); WHEELHOUSE_DIR the folder.
-# constraints.txt (when present) applies, as in the image builds. A stamp of the
-# requirement list and the constraints makes a second run a no-op.
+# What: the hashed export of uv.lock for those extras (scripts/docker-requirements.sh), each
+# file downloaded and checked against the lock's sha256 (pip download --require-hashes: the
+# very files the image builds then hash-check again), plus what is not in the lock: the
+# build system of pyproject.toml (setuptools, wheel: the project's own wheel and the one
+# sdist-only package are built in the image) and uv itself (required-version).
+# TORCH_INDEX_URL set: torch==<locked>+cpu instead of the lock's CUDA torch (give pip a place
+# that has it, e.g. PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
+# PYTHON picks the interpreter (a CPython 3.11, as in the images); WHEELHOUSE_DIR the folder.
+# A stamp of the requirement lists makes a second run a no-op.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,41 +37,38 @@ mkdir -p "$state"
 exec 9>"$state/wheelhouse.lock"
 flock 9
 
-reqs="$(mktemp)"
-trap 'rm -f "$reqs"' EXIT
-PYTHON="$PYTHON" "$REPO_ROOT/scripts/docker-requirements.sh" "$REPO_ROOT/pyproject.toml" build-system "${extras[@]}" >"$reqs"
-# The images install under constraints.txt when the project has one: so does the wheelhouse.
-constraint_args=()
-constraints="$REPO_ROOT/constraints.txt"
-if [[ -f "$constraints" ]]; then
-  constraint_args=(-c "$constraints")
-  cat "$constraints" >>"$reqs.stamp"
+reqs="$(mktemp)"; tools="$(mktemp)"
+trap 'rm -f "$reqs" "$tools"' EXIT
+UV="$(bash "$REPO_ROOT/scripts/uv.sh")" "$REPO_ROOT/scripts/docker-requirements.sh" "$REPO_ROOT" "${extras[@]}" >"$reqs"
+uv_version="$(sed -n 's/^required-version *= *"==\([0-9.]*\)"/\1/p' "$REPO_ROOT/pyproject.toml" | head -n1)"
+"$PYTHON" - "$REPO_ROOT/pyproject.toml" >"$tools" <<'PY'
+import sys, tomllib
+print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"]))
+PY
+echo "uv==$uv_version" >>"$tools"
+if [[ -n "${TORCH_INDEX_URL:-}" ]]; then
+  echo "torch==$(sed -n '/^name = "torch"$/{n;s/^version = "\(.*\)"$/\1/p;}' "$REPO_ROOT/uv.lock")+cpu" >>"$tools"
 fi
-cat "$reqs" >>"$reqs.stamp"
-stamp="$(sha256sum "$reqs.stamp" | cut -c1-64)"
-rm -f "$reqs.stamp"
+stamp="$(cat "$reqs" "$tools" | sha256sum | cut -c1-64)"
 if [[ -f "$OUT/.stamp" && "$(cat "$OUT/.stamp")" == "$stamp" ]]; then
   say "$OUT is up to date ($(find "$OUT" -name '*.whl' | wc -l) wheels)"
   exit 0
 fi
 
-say "collecting wheels for: $(tr '\n' ' ' <"$reqs")"
+say "downloading $(grep -c '^[A-Za-z]' "$reqs") locked packages and: $(tr '\n' ' ' <"$tools")"
 start=$SECONDS
-# Into a fresh folder (no stale wheels), reusing the wheels of the last run (--find-links).
+# Into a fresh folder (no stale files), reusing the files of the last run (--find-links).
 # (The host config may name local index folders that lack some projects: pip warns per
 # project; those warnings are dropped.)
 next="$state/wheelhouse.next"
 rm -rf "$next"
 mkdir -p "$OUT"  # an absent --find-links folder makes pip warn once per project looked up
-"$PYTHON" -m pip wheel --quiet --wheel-dir "$next" --find-links "$OUT" --prefer-binary -r "$reqs" "${constraint_args[@]}" \
+"$PYTHON" -m pip download --quiet --no-deps --require-hashes --dest "$next" --find-links "$OUT" -r "$reqs" \
   2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) >&2
-# Only a CPU pin (TORCH_VARIANT=cpu, the default) promises a CPU wheel and no CUDA ones;
-# TORCH_VARIANT='' takes torch as published, CUDA dependencies and all.
-if grep -q '^torch==.*+cpu' "$reqs" && ! find "$next" -name 'torch-*+cpu-*.whl' | grep -q .; then
-  say "no CPU torch wheel collected"; exit 1
-fi
-if grep -q '^torch==.*+cpu' "$reqs" && find "$next" -name 'nvidia_*.whl' | grep -q .; then
-  say "CUDA wheels (nvidia_*) collected: a CUDA torch slipped in"; exit 1
+"$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --dest "$next" --find-links "$OUT" -r "$tools" \
+  2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) >&2
+if [[ -n "${TORCH_INDEX_URL:-}" ]] && find "$next" -name 'nvidia_*.whl' | grep -q .; then
+  say "CUDA wheels (nvidia_*) collected for a CPU torch"; exit 1
 fi
 rm -rf "$OUT"
 mv "$next" "$OUT"

@@ -94,11 +94,14 @@ def fairness(fm: FittedModel, ds: Dataset, ev: Evaluation, train_rows: np.ndarra
     return report
 
 
-def provenance(cfg: TrainConfig, ds: Dataset, fp: str) -> dict[str, str]:
+def provenance(cfg: TrainConfig, ds: Dataset, fp: str, data_path: str) -> dict[str, str]:
+    """What the artifact says about its making: only what the inputs decide, so that the same
+    lock, data, config and seed give the same artifact bytes in any folder (no resolved absolute
+    path, no run id, no clock); the MLflow run and version carry the rest, and name the artifact."""
     return {
         "fingerprint": fp,
         "data_digest": ds.digest,
-        "data_source": ds.source,
+        "data_source": data_path,
         "seed": str(cfg.split.seed),
         "torch": torch.__version__,
     }
@@ -115,6 +118,8 @@ class Prepared:
     split_rows: dict[str, int]
     """Rows of each split in the whole data set."""
     fit: Callable[[EpochCallback | None], FittedModel | None]
+    path: str
+    """The data path as given (--data or data.path), not resolved: the artifact records it."""
 
 
 def streamed_config(cfg: TrainConfig, data_path: str | None) -> TrainConfig:
@@ -131,11 +136,12 @@ def prepare(cfg: TrainConfig, data_path: str | None, group: Group) -> Prepared:
     path = data_path or cfg.data.path
     if is_streamed(path):
         data = survey_dataset(cfg, path, group)
-        return Prepared(data.view, data.rows, data.split_rows, lambda on_epoch: fit_streamed(data, cfg, on_epoch, group))
+        return Prepared(data.view, data.rows, data.split_rows, lambda on_epoch: fit_streamed(data, cfg, on_epoch, group),
+                        path)
     ds = load_dataset(cfg, data_path)
     rows = split_indices(ds.target, cfg.split, ds.ids)
     return Prepared(ds, rows, dict(zip(("train", "validation", "test"), map(len, rows))),
-                    lambda on_epoch: fit_model(ds.frame, ds.target, rows[0], rows[1], cfg, on_epoch, group))
+                    lambda on_epoch: fit_model(ds.frame, ds.target, rows[0], rows[1], cfg, on_epoch, group), path)
 
 
 def train(cfg: TrainConfig, data: Prepared, fp: str, out: Path, tracker: Tracker, started: float,
@@ -163,9 +169,11 @@ def train(cfg: TrainConfig, data: Prepared, fp: str, out: Path, tracker: Tracker
     tracker.log_evaluation(ev, [(b.name, b.min_score) for b in cfg.scoring.bands])
     if report is not None:
         tracker.log_fairness(report)
-    training = {**provenance(cfg, ds, fp), **tracker.provenance()}
+    training = provenance(cfg, ds, fp, data.path)
     reference = training_reference(fm, cfg, ds.frame.iloc[train_rows])
-    spec, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, metrics, training, reference)
+    # fit_seconds is the clock's, not the model's: MLflow has it, the artifact does not
+    artifact_metrics = {k: v for k, v in metrics.items() if k != "fit_seconds"}
+    spec, digest = export_artifact(fm, cfg, ds.frame.iloc[test_rows], out, artifact_metrics, training, reference)
     card = model_card(
         spec, cfg,
         data={"source": ds.source, "digest": ds.digest, "rows": str(ds.rows),

@@ -18,6 +18,7 @@ from credit_model.engine import ScoringEngine
 from credit_model.frames import frame_to_columns
 from training_job.config import TrainConfig
 from training_job.data import Dataset
+from training_job.dvc_record import dvc_tags
 from training_job.fairness import FairnessReport
 from training_job.plots import calibration_plot, fairness_plot, roc_plot, score_distribution_plot
 from training_job.registry import FINGERPRINT_TAG, aliases_of, apply_gate, find_version_by_fingerprint
@@ -44,11 +45,10 @@ def existing_version(tracking_uri: str, cfg: TrainConfig, fp: str) -> tuple[Publ
 class MlflowTracker:
     """Logs into the active MLflow run (see `mlflow_tracker`) and registers the model there."""
 
-    def __init__(self, client: MlflowClient, run_id: str, cfg: TrainConfig, ds: Dataset, fp: str, config_name: str) -> None:
+    def __init__(self, client: MlflowClient, run_id: str, cfg: TrainConfig, ds: Dataset, fp: str, config_name: str,
+                 data_tags: dict[str, str] | None = None) -> None:
         self.client, self.run_id, self.cfg, self.ds, self.fp, self.config_name = client, run_id, cfg, ds, fp, config_name
-
-    def provenance(self) -> dict[str, str]:
-        return {"run_id": self.run_id}
+        self.data_tags = data_tags or {}
 
     def log_params(self, params: dict[str, object]) -> None:
         mlflow.log_params(params)
@@ -95,7 +95,7 @@ class MlflowTracker:
             model_uri,
             name,
             tags={FINGERPRINT_TAG: self.fp, "data_digest": self.ds.digest, "artifact_digest": exported.digest,
-                  "test_auc": f"{test_auc:.6f}", "config_file": self.config_name},
+                  "test_auc": f"{test_auc:.6f}", "config_file": self.config_name, **self.data_tags},
         ).version
         card_lines = exported.model_card.splitlines()
         self.client.update_model_version(name, version, description=card_lines[2] if len(card_lines) > 2 else "")
@@ -112,8 +112,10 @@ def mlflow_tracker(tracking_uri: str, experiment: str, cfg: TrainConfig, ds: Dat
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=f"{cfg.registry.model_name}-{fp[:8]}") as run:
-        mlflow.set_tags({FINGERPRINT_TAG: fp, "data_digest": ds.digest, "config_file": config_name})
+        # the DVC hash beside the data digest: where to fetch exactly these bytes again
+        data_tags = dvc_tags(ds.source)
+        mlflow.set_tags({FINGERPRINT_TAG: fp, "data_digest": ds.digest, "config_file": config_name, **data_tags})
         log_config(cfg)
         log_dataset(ds.frame, ds.target, ds.source, Path(ds.source.rstrip("/")).name,
                     ds.digest if ds.population is not None else None)
-        yield MlflowTracker(MlflowClient(tracking_uri), run.info.run_id, cfg, ds, fp, config_name)
+        yield MlflowTracker(MlflowClient(tracking_uri), run.info.run_id, cfg, ds, fp, config_name, data_tags)

@@ -51,9 +51,6 @@ class Published:
 
 
 class Tracker(Protocol):
-    def provenance(self) -> dict[str, str]:
-        """Tracker facts the artifact records (e.g. the run id)."""
-
     def log_params(self, params: dict[str, object]) -> None: ...
 
     def log_epoch(self, epoch: int, row: dict[str, float]) -> None: ...
@@ -71,9 +68,6 @@ class Tracker(Protocol):
 
 class NullTracker:
     """Records nothing: the artifact on disk is the whole result."""
-
-    def provenance(self) -> dict[str, str]:
-        return {}
 
     def log_params(self, params: dict[str, object]) -> None:
         pass

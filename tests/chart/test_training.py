@@ -114,3 +114,43 @@ def test_training_can_be_turned_off(tools):
     objects = render_ci("default-values.yaml", "training.enabled=false")
     assert not by_kind(objects, "Job")
     assert not [o for o in objects if o["metadata"]["labels"]["app.kubernetes.io/component"] == "training"]
+
+
+DVC_VALUES = "training-dvc-values.yaml"
+
+
+def test_a_dvc_revision_is_pulled_by_an_init_container_and_read_by_the_job(tools):
+    values = yaml.safe_load((CI_DIR / DVC_VALUES).read_text())["training"]["dvc"]
+    spec = pod(job(values=DVC_VALUES))
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-mlflow", "dvc-pull"]
+    pull = spec["initContainers"][1]
+    env = env_of(pull)
+    assert (env["DVC_REPO_URL"], env["DVC_REVISION"], env["DVC_PATH"]) == (values["repoUrl"], values["revision"], values["path"])
+    assert (env["DVC_REMOTE_URL"], env["DVC_REMOTE_ENDPOINT"]) == (values["remote"]["url"], values["remote"]["endpointUrl"])
+    assert pull["command"][:2] == ["sh", "-c"] and "dvc pull" in pull["command"][2]
+    # credentials only by reference to an existing Secret, mounted as files for the pull alone
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["dvc-credentials"]["secret"]["secretName"] == values["existingSecret"]
+    pull_mounts = {m["name"]: m for m in pull["volumeMounts"]}
+    assert pull_mounts["dvc-credentials"]["readOnly"] is True
+    assert env["DVC_CREDENTIALS_DIR"] == pull_mounts["dvc-credentials"]["mountPath"]
+    assert "envFrom" not in pull and not any("secret" in k.lower() or "key" in k.lower() for k in env)
+    (train,) = spec["containers"]
+    assert train["args"][-2:] == ["--data", f"{env['DVC_DEST']}/{values['path']}"]
+    mounts = {m["name"]: m for m in train["volumeMounts"]}
+    assert mounts["dvc-data"]["readOnly"] is True and "dvc-credentials" not in mounts
+    assert pull_mounts["dvc-data"]["mountPath"] == mounts["dvc-data"]["mountPath"]
+    assert env["DVC_DEST"].startswith(mounts["dvc-data"]["mountPath"] + "/")
+    assert "emptyDir" in volumes["dvc-data"]
+
+
+def test_without_dvc_the_job_is_rendered_as_before(tools):
+    # the DVC helper hands the pod template back untouched: same Job name as with no dvc block at all
+    assert job()["metadata"]["name"] == job("training.dvc.repoUrl=https://x.example/r.git")["metadata"]["name"]
+    assert "dvc-data" not in {v["name"] for v in pod(job())["volumes"]}
+
+
+def test_another_revision_is_another_job(tools):
+    a = job(values=DVC_VALUES)["metadata"]["name"]
+    b = job("training.dvc.revision=fedcba9876543210fedcba9876543210fedcba98", values=DVC_VALUES)["metadata"]["name"]
+    assert a != b

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.support import LOCAL_BASE, SERVE_IMAGE, STATE, TAG, TORCH_VARIANT, TRAIN_IMAGE, docker, run_script, script_failed
+from tests.containers.support import LOCAL_BASE, SERVE_IMAGE, STATE, TAG, TORCH_INDEX_URL, TRAIN_IMAGE, docker, run_script, script_failed
 from tests.conftest import REPO
 
 
@@ -62,8 +62,8 @@ def base_image(docker_engine) -> str:
 
 @pytest.fixture(scope="session")
 def wheelhouse() -> Path:
-    """wheelhouse/ made with this machine's pip: the builds then run offline (--network none)."""
-    done = run_script("docker-wheelhouse.sh", env={"PYTHON": sys.executable, "TORCH_VARIANT": TORCH_VARIANT}, timeout=1200)
+    """wheelhouse/ made with this machine's pip from uv.lock's hashed export: the builds then run offline (--network none)."""
+    done = run_script("docker-wheelhouse.sh", env={"PYTHON": sys.executable, "TORCH_INDEX_URL": TORCH_INDEX_URL}, timeout=1200)
     assert done.returncode == 0, script_failed(done)
     return REPO / "wheelhouse"
 
@@ -99,7 +99,7 @@ def images(base_image, wheelhouse, tmp_path_factory) -> Built:
     """Both images, built offline from the wheelhouse, with an extra CA as a build input."""
     times = tmp_path_factory.mktemp("build") / "times.txt"
     extra_ca = _extra_ca()
-    done = run_script("docker-build.sh", "serve", "train", timeout=2400, env={"TORCH_VARIANT": TORCH_VARIANT,
+    done = run_script("docker-build.sh", "serve", "train", timeout=2400, env={"TORCH_INDEX_URL": TORCH_INDEX_URL,
         "BASE_IMAGE": base_image, "IMAGE_TAG": TAG, "OFFLINE": "1",
         "EXTRA_CA_CERT": str(extra_ca), "BUILD_TIMES_FILE": str(times),
     })

@@ -22,9 +22,9 @@ TRAIN_IMAGE = f"credit-score-train:{TAG}"
 LOCAL_BASE = "credit-score-base:bookworm"
 UID = 10001
 # The package registries our machines reach serve torch as published (no +cpu local wheel),
-# so the tier builds with TORCH_VARIANT=''; the image default (cpu, from the CPU index) is
-# for users elsewhere. CONTAINER_TEST_TORCH_VARIANT=cpu tests that default where it resolves.
-TORCH_VARIANT = os.environ.get("CONTAINER_TEST_TORCH_VARIANT", "")
+# so the tier builds the lock's torch (the CUDA build); CONTAINER_TEST_TORCH_INDEX_URL=<a CPU
+# wheel index> tests the CPU variant (Dockerfile.train's TORCH_INDEX_URL) where it resolves.
+TORCH_INDEX_URL = os.environ.get("CONTAINER_TEST_TORCH_INDEX_URL", "")
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,7 @@
 What the images promise: a fixed non-root uid, the runtime contract (entry point, HOME and
 MPLCONFIGDIR in /tmp, a read-only root file system), OCI labels, no compilers, caches or
 build inputs in the runtime stage, no torch in the serving image, the torch pin in the
-training image (CPU-only, no nvidia-* packages, when built with TORCH_VARIANT=cpu), and an extra CA given at build time trusted at runtime.
+training image (CPU-only, no nvidia-* packages, when built with TORCH_INDEX_URL), and an extra CA given at build time trusted at runtime.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tomllib
 import pytest
 
 from tests.conftest import REPO
-from tests.containers.support import TORCH_VARIANT, UID, docker, inspect
+from tests.containers.support import TORCH_INDEX_URL, UID, docker, inspect
 
 pytestmark = pytest.mark.containers
 
@@ -119,7 +119,7 @@ def test_train_image_has_the_pinned_torch_and_a_full_mlflow_server(images) -> No
             "[d.metadata['Name'] for d in md.distributions() if d.metadata['Name'].lower().startswith('nvidia')]]))")
     version, cuda, nvidia = json.loads(run(images.train, "-c", code, entrypoint="python", timeout=180).stdout)
     assert version.split("+")[0] == torch_pin() and not cuda
-    if TORCH_VARIANT == "cpu":
+    if TORCH_INDEX_URL:
         assert version == f"{torch_pin()}+cpu" and nvidia == []
     assert "--backend-store-uri" in run(images.train, "server", "--help", entrypoint="mlflow").stdout
     # The server extra: basic auth, S3 artifacts, Postgres backend store.

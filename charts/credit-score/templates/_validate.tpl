@@ -62,6 +62,17 @@ Usage: {{- include "credit-score.validate.training" . }}
 {{- if and (eq $t.data.source "url") (not $t.data.url.location) -}}
 {{- fail "training.data.source is url: set training.data.url.location" -}}
 {{- end -}}
+{{- if $t.dvc.enabled -}}
+{{- if ne $t.data.source "embedded" -}}
+{{- fail (printf "training.dvc.enabled: the DVC revision is the training data; training.data.source must stay embedded (got %s)" $t.data.source) -}}
+{{- end -}}
+{{- if not $t.dvc.repoUrl -}}
+{{- fail "training.dvc.enabled: set training.dvc.repoUrl (the git repository with the .dvc files)" -}}
+{{- end -}}
+{{- if not $t.dvc.revision -}}
+{{- fail "training.dvc.enabled: set training.dvc.revision (a commit, so that the version can be reproduced)" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
