@@ -62,16 +62,14 @@ metadata:
   labels:
     {{- include "credit-score.labels" (dict "context" . "component" "training") | nindent 4 }}
   annotations:
-    checksum/config: {{ include "credit-score.training.config" . | sha256sum }}
-    {{- with $t.podAnnotations }}
-    {{- toYaml . | nindent 4 }}
-    {{- end }}
+    {{- include "credit-score.training.podAnnotations" . | nindent 4 }}
 spec:
   {{- include "credit-score.training.podSpec" . | nindent 2 }}
 {{- end -}}
 
 {{/*
-Pod spec of the training Job.
+Pod spec of the training Job: the shared pieces below plus what only a Job pod has (the
+restart policy, the service-account token switch and the init containers).
 Usage: {{- include "credit-score.training.podSpec" . | nindent 2 }}
 */}}
 {{- define "credit-score.training.podSpec" -}}
@@ -119,38 +117,76 @@ containers:
     args:
       {{- include "credit-score.training.args" . | nindent 6 }}
     env:
-      {{- include "credit-score.mlflow.clientEnv" . | nindent 6 }}
-      - name: HOME
-        value: /tmp
-      - name: MPLCONFIGDIR
-        value: /tmp
+      {{- include "credit-score.training.env" . | nindent 6 }}
     resources:
       {{- include "credit-score.resources" $t.resources | nindent 6 }}
     securityContext:
       {{- include "credit-score.containerSecurityContext" . | nindent 6 }}
     volumeMounts:
-      {{- include "credit-score.tmpMount" . | nindent 6 }}
-      - name: config
-        mountPath: /etc/credit-score
-        readOnly: true
-      {{- if ne $t.data.source "embedded" }}
-      - name: data
-        mountPath: /data
-        readOnly: true
-      {{- end }}
+      {{- include "credit-score.training.volumeMounts" . | nindent 6 }}
 volumes:
-  {{- include "credit-score.tmpVolume" . | nindent 2 }}
-  - name: config
-    configMap:
-      name: {{ include "credit-score.training.name" . }}
-  {{- if eq $t.data.source "pvc" }}
-  - name: data
-    persistentVolumeClaim:
-      claimName: {{ $t.data.pvc.claimName }}
-      readOnly: true
-  {{- else if eq $t.data.source "url" }}
-  - name: data
-    emptyDir:
-      sizeLimit: {{ .Values.tmpSizeLimit }}
-  {{- end }}
+  {{- include "credit-score.training.volumes" . | nindent 2 }}
+{{- end -}}
+
+{{/*
+Environment of the training container (Job and TrainJob alike): the MLflow client settings,
+credentials only through secretKeyRef, and a writable HOME for matplotlib and MLflow.
+Usage: env: {{- include "credit-score.training.env" . | nindent 6 }}
+*/}}
+{{- define "credit-score.training.env" -}}
+{{ include "credit-score.mlflow.clientEnv" . }}
+- name: HOME
+  value: /tmp
+- name: MPLCONFIGDIR
+  value: /tmp
+{{- end -}}
+
+{{/*
+Mounts of the training container: the writable /tmp, the model config read-only and, unless
+the data is the image's own, the data read-only.
+Usage: volumeMounts: {{- include "credit-score.training.volumeMounts" . | nindent 6 }}
+*/}}
+{{- define "credit-score.training.volumeMounts" -}}
+{{ include "credit-score.tmpMount" . }}
+- name: config
+  mountPath: /etc/credit-score
+  readOnly: true
+{{- if ne .Values.training.data.source "embedded" }}
+- name: data
+  mountPath: /data
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
+Volumes of the training pod: /tmp, the config ConfigMap and the data source.
+Usage: volumes: {{- include "credit-score.training.volumes" . | nindent 2 }}
+*/}}
+{{- define "credit-score.training.volumes" -}}
+{{- $d := .Values.training.data -}}
+{{ include "credit-score.tmpVolume" . }}
+- name: config
+  configMap:
+    name: {{ include "credit-score.training.name" . }}
+{{- if eq $d.source "pvc" }}
+- name: data
+  persistentVolumeClaim:
+    claimName: {{ $d.pvc.claimName }}
+    readOnly: true
+{{- else if eq $d.source "url" }}
+- name: data
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Annotations of the training pod: the config checksum and training.podAnnotations.
+Usage: annotations: {{- include "credit-score.training.podAnnotations" . | nindent 4 }}
+*/}}
+{{- define "credit-score.training.podAnnotations" -}}
+checksum/config: {{ include "credit-score.training.config" . | sha256sum }}
+{{- with .Values.training.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
