@@ -190,3 +190,92 @@ checksum/config: {{ include "credit-score.training.config" . | sha256sum }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Name of the replicated job and of the trainer container in Trainer's torch runtimes
+(constants.Node in kubeflow/trainer): the controller puts trainer.image/command/args/env and
+resourcesPerNode into that container, and runtimePatches address it by these names.
+Usage: {{ include "credit-score.training.runtimeNode" . }}
+*/}}
+{{- define "credit-score.training.runtimeNode" -}}
+node
+{{- end -}}
+
+{{/*
+Spec of the training TrainJob (training.distributed.enabled). Its hash names the TrainJob (see
+trainjob.yaml): spec.trainer and spec.runtimeRef are immutable, and runtimePatches may change
+only while the TrainJob is suspended, so a changed spec has to be a new TrainJob.
+The command is torchrun's: the Trainer does not wrap it, it sets PET_NNODES, PET_NPROC_PER_NODE,
+PET_NODE_RANK (the Job completion index), PET_MASTER_ADDR and PET_MASTER_PORT in the container,
+which torchrun reads as its --nnodes/--nproc-per-node/--node-rank/--master-addr/--master-port.
+Usage: spec: {{- include "credit-score.training.trainJobSpec" . | nindent 2 }}
+*/}}
+{{- define "credit-score.training.trainJobSpec" -}}
+{{- $t := .Values.training -}}
+{{- $d := $t.distributed -}}
+runtimeRef:
+  apiGroup: trainer.kubeflow.org
+  kind: {{ $d.runtimeRef.kind }}
+  name: {{ $d.runtimeRef.name }}
+activeDeadlineSeconds: {{ $t.activeDeadlineSeconds }}
+trainer:
+  image: {{ include "credit-score.trainImage" . }}
+  command:
+    - torchrun
+    - -m
+    - training_job
+  args:
+    {{- include "credit-score.training.args" . | nindent 4 }}
+  env:
+    {{- include "credit-score.training.env" . | nindent 4 }}
+  numNodes: {{ $d.numNodes }}
+  numProcPerNode: {{ $d.numProcPerNode }}
+  resourcesPerNode:
+    {{- include "credit-score.resources" $t.resources | nindent 4 }}
+runtimePatches:
+  {{- include "credit-score.training.runtimePatch" . | nindent 2 }}
+{{- end -}}
+
+{{/*
+The chart's runtime patch: the pod pieces of the Job's pod that a TrainJob cannot carry in
+spec.trainer (labels for the NetworkPolicies, the service account, the security contexts, the
+config and data volumes and their mounts). Env stays in spec.trainer.env: the Trainer refuses
+patched env on the `node` container. The patch cannot add init containers (only containers the
+runtime has), hence no wait-for-mlflow and no download-data here (see _validate.tpl).
+Usage: runtimePatches: {{- include "credit-score.training.runtimePatch" . | nindent 2 }}
+*/}}
+{{- define "credit-score.training.runtimePatch" -}}
+{{- $t := .Values.training -}}
+{{- $node := include "credit-score.training.runtimeNode" . -}}
+- manager: helm.sh/{{ .Chart.Name }}
+  trainingRuntimeSpec:
+    template:
+      spec:
+        replicatedJobs:
+          - name: {{ $node }}
+            template:
+              spec:
+                template:
+                  metadata:
+                    labels:
+                      {{- include "credit-score.labels" (dict "context" . "component" "training") | nindent 22 }}
+                    annotations:
+                      {{- include "credit-score.training.podAnnotations" . | nindent 22 }}
+                  spec:
+                    serviceAccountName: {{ include "credit-score.training.name" . }}
+                    securityContext:
+                      {{- include "credit-score.podSecurityContext" . | nindent 22 }}
+                    {{- with include "credit-score.imagePullSecrets" . }}{{ . | nindent 20 }}{{ end }}
+                    {{- with $t.nodeSelector }}
+                    nodeSelector:
+                      {{- toYaml . | nindent 22 }}
+                    {{- end }}
+                    containers:
+                      - name: {{ $node }}
+                        securityContext:
+                          {{- include "credit-score.containerSecurityContext" . | nindent 26 }}
+                        volumeMounts:
+                          {{- include "credit-score.training.volumeMounts" . | nindent 26 }}
+                    volumes:
+                      {{- include "credit-score.training.volumes" . | nindent 22 }}
+{{- end -}}
