@@ -285,7 +285,9 @@ def trainer(controlplane: ControlPlane) -> ControlPlane:
     logs = plane.workdir / "logs"
     trainer_mod = _module("github.com/kubeflow/trainer/v2", TRAINER_VERSION)
     jobset_mod = _module("sigs.k8s.io/jobset", JOBSET_VERSION)
-    plane.kubectl("apply", "--server-side", "-k", str(jobset_mod / "config/components/crd"))
+    # the bare CRD: JobSet's kustomization adds a conversion webhook to an in-cluster Service,
+    # which a CRD with one version (v1alpha2) never calls
+    plane.kubectl("apply", "--server-side", "-f", str(jobset_mod / "config/components/crd/bases/jobset.x-k8s.io_jobsets.yaml"))
     for crd in sorted(TRAINER_CRDS.glob("trainer.kubeflow.org_*.yaml")):
         plane.kubectl("apply", "--server-side", "-f", str(crd))
     plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
