@@ -34,6 +34,20 @@ def _owned(plane, kind: str, ns: str, owner: dict) -> list[dict]:
                    for r in o["metadata"].get("ownerReferences", []))]
 
 
+def _state(plane, ns: str) -> str:
+    """What the controllers left, for a failure message: pods, Jobs, JobSets and the events."""
+    out = [plane.kubectl("get", "trainjobs,jobsets,jobs,pods", "-n", ns, "-o", "wide", check=False).stdout]
+    out.append(plane.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout[-4000:])
+    return "\n".join(out)
+
+
+def _wait(plane, ns: str, what: str, check, timeout: float):
+    try:
+        return cp.wait_until(what, check, timeout)
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}\n{_state(plane, ns)}") from None
+
+
 def _env(container: dict) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
@@ -51,18 +65,21 @@ def test_trainjob_becomes_a_jobset_of_torchrun_pods(trainer, release):
     name = tj["metadata"]["name"]
     # Trainer's defaulting webhook ran: it stamps the chart's runtime patch
     assert tj["spec"]["runtimePatches"][0].get("time"), tj["spec"]["runtimePatches"]
-    jobsets = cp.wait_until(f"the JobSet of TrainJob {name}",
-                            lambda: _owned(plane, "jobsets.jobset.x-k8s.io", ns, tj), 120)
+    jobsets = _wait(plane, ns, f"the JobSet of TrainJob {name}",
+                    lambda: _owned(plane, "jobsets.jobset.x-k8s.io", ns, tj), 120)
     (js,) = jobsets
     assert js["metadata"]["name"] == name
-    jobs = cp.wait_until(f"the Jobs of JobSet {name}", lambda: _owned(plane, "jobs", ns, js), 120)
+    jobs = _wait(plane, ns, f"the Jobs of JobSet {name}", lambda: _owned(plane, "jobs", ns, js), 120)
     (job,) = jobs  # one replicated job `node`, NODES indexed pods
     assert (job["spec"]["parallelism"], job["spec"]["completions"]) == (NODES, NODES)
     assert job["spec"]["completionMode"] == "Indexed"
 
-    pods = cp.wait_until(f"{NODES} pods Running (kwok)", lambda: (
+    # kwok runs the pods on its fake node and, as its default stages do for Job pods, lets them
+    # succeed at once: nothing executes, the status path is the real one
+    pods = _wait(plane, ns, f"{NODES} pods scheduled and started (kwok)", lambda: (
         p if len(p := _owned(plane, "pods", ns, job)) == NODES
-        and all(x["status"].get("phase") == "Running" for x in p) else None), 180)
+        and all(x["spec"].get("nodeName") and x["status"].get("phase") in ("Running", "Succeeded") for x in p)
+        else None), 180)
     for pod in pods:
         spec = pod["spec"]
         (node,) = [c for c in spec["containers"] if c["name"] == "node"]
@@ -86,6 +103,10 @@ def test_trainjob_becomes_a_jobset_of_torchrun_pods(trainer, release):
         assert not [v for v in spec["volumes"] if v["name"].startswith("kube-api-access")], spec["volumes"]
     ranks = sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods)
     assert ranks == [str(i) for i in range(NODES)]
+    # Trainer reads the JobSet's outcome back into the TrainJob
+    _wait(plane, ns, f"TrainJob {name} Complete", lambda: any(
+        c["type"] == "Complete" and c["status"] == "True"
+        for c in plane.get("trainjobs.trainer.kubeflow.org", name, "-n", ns).get("status", {}).get("conditions", [])), 120)
 
 
 def test_training_network_policy_selects_the_ranks(trainer, release):
@@ -112,7 +133,7 @@ def test_upgrade_keeps_or_replaces_the_trainjob(trainer, release):
     assert same["metadata"]["uid"] == before["metadata"]["uid"]
     plane.helm("upgrade", RELEASE, str(CHART), "-n", ns, "--reuse-values",
                "--set", "training.distributed.numNodes=4", "--set", "training.distributed.numProcPerNode=1")
-    (after,) = cp.wait_until("one TrainJob after the upgrade", lambda: (
+    (after,) = _wait(plane, ns, "one TrainJob after the upgrade", lambda: (
         t if len(t := _trainjobs(plane, ns)) == 1 and t[0]["metadata"]["uid"] != before["metadata"]["uid"] else None), 60)
     assert after["metadata"]["name"] != before["metadata"]["name"]
     assert after["spec"]["trainer"]["numNodes"] == 4
