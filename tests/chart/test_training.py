@@ -147,8 +147,8 @@ def test_trainjob_runs_torchrun_with_the_jobs_arguments(tools):
     """The Trainer does not wrap the command: it sets PET_* for torchrun, which must be the command."""
     trainer = trainjob()["spec"]["trainer"]
     assert trainer["command"] == ["torchrun", "-m", "training_job"]
-    (train,) = pod(job(values="training-pvc-values.yaml", *("mlflow.auth.enabled=true", "mlflow.auth.existingSecret=mlflow-admin")))["containers"]
-    assert trainer["args"] == train["args"]
+    (train,) = pod(one(render_ci(DISTRIBUTED, "training.distributed.enabled=false"), "Job"))["containers"]
+    assert trainer["args"] == train["args"] and "--data" in trainer["args"]
     reserved = {"PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT"}
     assert not reserved & {e["name"] for e in trainer["env"]}, "the Trainer's webhook refuses reserved PET_* env"
 

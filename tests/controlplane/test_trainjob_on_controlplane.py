@@ -69,6 +69,8 @@ def test_trainjob_becomes_a_jobset_of_torchrun_pods(trainer, release):
                     lambda: _owned(plane, "jobsets.jobset.x-k8s.io", ns, tj), 120)
     (js,) = jobsets
     assert js["metadata"]["name"] == name
+    # the chart's labels reach the JobSet through the runtime patch (NOTES lists it by them)
+    assert js["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
     jobs = _wait(plane, ns, f"the Jobs of JobSet {name}", lambda: _owned(plane, "jobs", ns, js), 120)
     (job,) = jobs  # one replicated job `node`, NODES indexed pods
     assert (job["spec"]["parallelism"], job["spec"]["completions"]) == (NODES, NODES)

@@ -237,8 +237,9 @@ runtimePatches:
 {{- end -}}
 
 {{/*
-The chart's runtime patch: the pod pieces of the Job's pod that a TrainJob cannot carry in
-spec.trainer (labels for the NetworkPolicies, the service account, the security contexts, the
+The chart's runtime patch: the chart's labels on the JobSet (so `kubectl get jobsets -l` finds
+it) and the pod pieces of the Job's pod that a TrainJob cannot carry in spec.trainer (labels
+for the NetworkPolicies, the service account, the security contexts, the
 config and data volumes and their mounts). Env stays in spec.trainer.env: the Trainer refuses
 patched env on the `node` container. The patch cannot add init containers (only containers the
 runtime has), hence no wait-for-mlflow and no download-data here (see _validate.tpl).
@@ -250,6 +251,9 @@ Usage: runtimePatches: {{- include "credit-score.training.runtimePatch" . | nind
 - manager: helm.sh/{{ .Chart.Name }}
   trainingRuntimeSpec:
     template:
+      metadata:
+        labels:
+          {{- include "credit-score.labels" (dict "context" . "component" "training") | nindent 10 }}
       spec:
         replicatedJobs:
           - name: {{ $node }}
