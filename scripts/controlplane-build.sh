@@ -3,6 +3,7 @@
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler  (tools/controlplane/kubernetes)
 #   kwok                                                            (tools/controlplane/kwok)
 #   manager (KServe's controller manager, cmd/manager)              (tools/controlplane/kserve)
+#   trainer-controller-manager (Kubeflow Trainer), jobset           (tools/controlplane/trainer)
 # from the Go module proxy by module name, through the small wrapper modules under
 # tools/controlplane/ that pin the versions (replace directives as the upstream go.mod files have).
 #
@@ -17,7 +18,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC="${REPO_ROOT}/tools/controlplane"
 OUT="${CONTROLPLANE_DIR:-${REPO_ROOT}/.tools/controlplane}"
 BIN="${OUT}/bin"
-BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok manager)
+BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok manager trainer-controller-manager jobset)
 
 log() { printf 'controlplane-build: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -66,6 +67,7 @@ build kubernetes "${K8S_X}" go.etcd.io/etcd/server/v3 k8s.io/kubernetes/cmd/kube
 mv -f "${BIN}/server" "${BIN}/etcd"
 build kwok "" sigs.k8s.io/kwok/cmd/kwok
 build kserve "" github.com/kserve/kserve/cmd/manager
+build trainer "" github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager sigs.k8s.io/jobset
 
 for b in "${BINARIES[@]}"; do [[ -x "${BIN}/${b}" ]] || die "${BIN}/${b} was not produced"; done
 stamp > "${OUT}/STAMP"

@@ -25,10 +25,14 @@ CHECKOV = TOOLS / "checkov-venv" / "bin" / "checkov"
 CRD_DIR = REPO.parent / "shared" / "crds"
 # Gateway API v1.5.1 (KServe v0.20.0's go.mod, Envoy Gateway v1.8), vendored: ../shared has v1.2.1 only
 GATEWAY_API_CRDS = REPO / "tests" / "crds" / "gateway-api-v1.5.1"
+# Kubeflow Trainer v2.3.0, vendored: the control-plane tier runs the controller of that version
+TRAINER_CRDS = REPO / "tests" / "crds" / "kubeflow-trainer-v2.3.0"
+TORCH_RUNTIME = TRAINER_CRDS / "runtime-torch-distributed.yaml"
 CRD_FILES = {
     ("serving.kserve.io", "InferenceService"): CRD_DIR / "kserve-v0.20.0" / "serving.kserve.io_inferenceservices.yaml",
     ("gateway.networking.k8s.io", "HTTPRoute"): GATEWAY_API_CRDS / "gateway.networking.k8s.io_httproutes.yaml",
     ("gateway.networking.k8s.io", "GRPCRoute"): GATEWAY_API_CRDS / "gateway.networking.k8s.io_grpcroutes.yaml",
+    ("trainer.kubeflow.org", "TrainJob"): TRAINER_CRDS / "trainer.kubeflow.org_trainjobs.yaml",
 }
 RELEASE = "demo"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -110,11 +114,65 @@ class PodView:
             yield f"{self.owner} {c['name']}", c
 
 
+def _merge_by_name(base: list[dict[str, Any]], patch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A strategic-merge list keyed by name (containers, volumes, volumeMounts, env)."""
+    out = {item["name"]: dict(item) for item in base}
+    for item in patch:
+        out[item["name"]] = {**out.get(item["name"], {}), **item}
+    return list(out.values())
+
+
+def _patch_container(container: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = {**container, **{k: v for k, v in patch.items() if k != "volumeMounts"}}
+    if "volumeMounts" in patch:
+        out["volumeMounts"] = _merge_by_name(container.get("volumeMounts", []), patch["volumeMounts"])
+    return out
+
+
+def trainjob_pod(trainjob: dict[str, Any], runtime: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(pod template metadata, pod spec) of a TrainJob's trainer pods as Kubeflow Trainer v2.3.0
+    builds them: the runtime's `node` job (default: the vendored torch-distributed runtime), its
+    `node` container given spec.trainer's image, command, args, env and resourcesPerNode, then the
+    runtimePatches merged in. The PET_* variables and the port the controller adds are left out:
+    the control-plane tier checks those on the pods the real controller makes."""
+    runtime = runtime or yaml.load(TORCH_RUNTIME.read_text(), Loader=_LOADER)
+    (rjob,) = [j for j in runtime["spec"]["template"]["spec"]["replicatedJobs"] if j["name"] == "node"]
+    template = copy.deepcopy(rjob["template"]["spec"]["template"])
+    meta, spec = template.get("metadata", {}), template["spec"]
+    trainer = trainjob["spec"]["trainer"]
+    (node,) = [c for c in spec["containers"] if c["name"] == "node"]
+    node.update({k: trainer[k] for k in ("image", "command", "args") if k in trainer})
+    node["env"] = _merge_by_name(node.get("env", []), trainer.get("env", []))
+    if "resourcesPerNode" in trainer:
+        node["resources"] = trainer["resourcesPerNode"]
+    for patch in trainjob["spec"].get("runtimePatches", []):
+        for pj in patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]:
+            if pj["name"] != rjob["name"]:
+                continue
+            pt = pj["template"]["spec"]["template"]
+            for key in ("labels", "annotations"):
+                meta[key] = {**meta.get(key, {}), **pt.get("metadata", {}).get(key, {})}
+            ps = pt.get("spec", {})
+            for key, value in ps.items():
+                if key == "containers":
+                    by_name = {p["name"]: p for p in value}
+                    spec["containers"] = [_patch_container(c, by_name[c["name"]]) if c["name"] in by_name else c
+                                          for c in spec["containers"]]
+                elif key == "volumes":
+                    spec["volumes"] = _merge_by_name(spec.get("volumes", []), value)
+                else:
+                    spec[key] = value
+    return meta, spec
+
+
 def pod_views(objects: list[dict[str, Any]]) -> list[PodView]:
     views = []
     for o in objects:
         kind, name = o["kind"], o["metadata"]["name"]
-        if kind in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+        if kind == "TrainJob":
+            meta, spec = trainjob_pod(o)
+            views.append(PodView(f"TrainJob/{name}", spec, meta.get("labels", {})))
+        elif kind in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
             t = o["spec"]["template"]
             views.append(PodView(f"{kind}/{name}", t["spec"], t["metadata"].get("labels", {})))
         elif kind == "Pod":

@@ -31,3 +31,10 @@ def test_notes_describe_the_split(tools):
     assert "previous ready revision" in notes("knative-canary-10-values.yaml")
     assert "shadow: mirrored, stable answers 100%" in notes("gateway-shadow-values.yaml")
     assert "External tracking server:  https://mlflow.example.com" in notes("mlflow-disabled-values.yaml")
+
+
+def test_notes_point_at_the_trainjob_when_distributed(tools):
+    text = notes("training-distributed-values.yaml")
+    assert "get trainjobs,jobsets" in text and "2 nodes × 2 ranks" in text
+    assert "get jobs" not in text
+    assert "get jobs" in notes("default-values.yaml")

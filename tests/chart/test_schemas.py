@@ -1,7 +1,7 @@
 """Every object the chart renders, for every values file of the matrix, validates against a
 real schema: core kinds with kubernetes-validate (strict) on the oldest and the newest
 Kubernetes version it ships that the chart's kubeVersion accepts; InferenceService,
-HTTPRoute and GRPCRoute against the CRD openAPIV3Schema (closed to unknown fields).
+HTTPRoute, GRPCRoute and TrainJob against the CRD openAPIV3Schema (closed to unknown fields).
 A kind with no schema is a failure, not a pass."""
 
 from __future__ import annotations
@@ -118,5 +118,5 @@ def test_every_matrix_entry_renders_something_of_each_component(tools):
     """A guard against a matrix that validates nothing: counts per kind over the whole matrix."""
     counts = Counter(o["kind"] for f in CI_FILES for o in render((f,)))
     for kind in ("Deployment", "Service", "Job", "ConfigMap", "ServiceAccount", "NetworkPolicy",
-                 "PersistentVolumeClaim", "Pod", "InferenceService", "HTTPRoute", "GRPCRoute"):
+                 "PersistentVolumeClaim", "Pod", "InferenceService", "HTTPRoute", "GRPCRoute", "TrainJob"):
         assert counts[kind] > 0, f"no {kind} anywhere in the matrix: {dict(counts)}"

@@ -21,6 +21,10 @@ import yaml
 from . import cp
 
 KSERVE_VERSION = "v0.20.0"  # tools/controlplane/kserve/go.mod
+TRAINER_VERSION = "v2.3.0"  # tools/controlplane/trainer/go.mod
+JOBSET_VERSION = "v0.12.0"  # the same go.mod: the version Trainer v2.3.0 requires
+# vendored, byte-identical to the module's manifests/base (tests/crds/README.md)
+TRAINER_CRDS = cp.REPO / "tests" / "crds" / "kubeflow-trainer-v2.3.0"
 # Gateway API v1.5.1: the version KServe v0.20.0 is built against (its go.mod); tests/crds/README.md
 GATEWAY_API_CRDS = cp.REPO / "tests" / "crds" / "gateway-api-v1.5.1"
 NODE = "kwok-node-0"
@@ -33,6 +37,7 @@ class ControlPlane:
     ca: Path
     workdir: Path
     procs: list
+    pki: cp.Pki | None = None
 
     def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
         r = subprocess.run([str(cp.TOOLS_BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
@@ -107,10 +112,18 @@ def _kserve_config(kserve: Path) -> str:
 
 def _webhooks(kserve: Path, ca: Path, port: int) -> str:
     """KServe's webhook configurations with url clientConfigs to the manager on 127.0.0.1."""
+    return _url_webhooks((kserve / "config/webhook/manifests.yaml").read_text(), ca, port)
+
+
+def _url_webhooks(manifests: str, ca: Path, port: int, prefix: str = "") -> str:
+    """The webhook configurations of `manifests` (other kinds dropped), their service
+    clientConfigs turned into urls to a manager on 127.0.0.1:`port`, names prefixed."""
     import base64
     bundle = base64.b64encode(ca.read_bytes()).decode()
-    docs = [d for d in yaml.safe_load_all((kserve / "config/webhook/manifests.yaml").read_text()) if d]
+    docs = [d for d in yaml.safe_load_all(manifests)
+            if d and d["kind"] in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")]
     for doc in docs:
+        doc["metadata"]["name"] = prefix + doc["metadata"]["name"]
         for hook in doc.get("webhooks", []):
             path = hook["clientConfig"]["service"]["path"]
             hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}", "caBundle": bundle}
@@ -165,7 +178,7 @@ def controlplane(tmp_path_factory) -> ControlPlane:
         procs.append(api)
         cp.wait_until("kube-apiserver /readyz", lambda: cp.https_ok(f"{server}/readyz", pki.ca, admin), 120, api)
         kc = cp.kubeconfig(work / "kubeconfig", server, pki.ca, *admin)
-        plane = ControlPlane(kc, server, pki.ca, work, procs)
+        plane = ControlPlane(kc, server, pki.ca, work, procs, pki)
 
         kcm_port = cp.free_port()
         kcm = cp.spawn("kube-controller-manager", [
@@ -229,3 +242,77 @@ def controlplane(tmp_path_factory) -> ControlPlane:
         if provisioner is not None:
             provisioner.stop()
         cp.stop_all(procs)
+
+
+def _module(path: str, version: str) -> Path:
+    modcache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    root = Path(modcache) / f"{path}@{version}"
+    if not (root / "go.mod").is_file():
+        pytest.fail(f"{root} is missing: run scripts/controlplane-build.sh (it downloads the module)")
+    return root
+
+
+def _start_manager(plane: ControlPlane, name: str, args: list[str], config: dict, hook_port: int,
+                   probe_port: int, logs: Path) -> cp.Proc:
+    """A controller-runtime manager with its webhook server on 127.0.0.1:`hook_port`, serving a
+    fixture-made certificate from controller-runtime's default CertDir under its own TMPDIR
+    (as the KServe manager does), its config file written from `config`."""
+    tmp = plane.workdir / f"{name}-tmp"
+    certs = tmp / "k8s-webhook-server" / "serving-certs"
+    certs.mkdir(parents=True)
+    crt, key = plane.pki.leaf(f"{name}-webhook", f"{name}-webhook", server=True)
+    (certs / "tls.crt").write_bytes(crt.read_bytes())
+    (certs / "tls.key").write_bytes(key.read_bytes())
+    config_file = plane.workdir / f"{name}-config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    proc = cp.spawn(name, [*args, f"--config={config_file}"], logs,
+                    env={"KUBECONFIG": str(plane.kubeconfig), "TMPDIR": str(tmp)})
+    plane.procs.append(proc)
+    cp.wait_until(f"{name} /readyz", lambda: cp.http_ok(f"http://127.0.0.1:{probe_port}/readyz"), 180, proc)
+    cp.wait_until(f"{name} webhook TLS handshake", lambda: cp.tls_ready(hook_port, plane.ca), 60, proc)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def trainer(controlplane: ControlPlane) -> ControlPlane:
+    """Kubeflow Trainer's controller manager and the JobSet controller on the control plane, with
+    their webhooks (served by the managers on 127.0.0.1 with fixture-made certificates; their
+    own cert management is off, as both offer by configuration), Trainer's and JobSet's CRDs and
+    Trainer's torch-distributed ClusterTrainingRuntime. Webhook configurations and JobSet's CRD
+    are read from the modules the binaries were built from, the Trainer CRDs and runtime from
+    tests/crds (the same bytes)."""
+    plane = controlplane
+    logs = plane.workdir / "logs"
+    trainer_mod = _module("github.com/kubeflow/trainer/v2", TRAINER_VERSION)
+    jobset_mod = _module("sigs.k8s.io/jobset", JOBSET_VERSION)
+    # the bare CRD: JobSet's kustomization adds a conversion webhook to an in-cluster Service,
+    # which a CRD with one version (v1alpha2) never calls
+    plane.kubectl("apply", "--server-side", "-f", str(jobset_mod / "config/components/crd/bases/jobset.x-k8s.io_jobsets.yaml"))
+    for crd in sorted(TRAINER_CRDS.glob("trainer.kubeflow.org_*.yaml")):
+        plane.kubectl("apply", "--server-side", "-f", str(crd))
+    plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+
+    # JobSet first: Trainer's controller creates JobSets, which JobSet's webhooks default
+    hook_port, probe_port = cp.free_port(), cp.free_port()
+    _start_manager(plane, "jobset", ["jobset"], {
+        "apiVersion": "config.jobset.x-k8s.io/v1alpha1", "kind": "Configuration",
+        "webhook": {"port": hook_port, "host": "127.0.0.1"},
+        "metrics": {"bindAddress": "0"},
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{probe_port}"},
+        "leaderElection": {"leaderElect": False},
+        "internalCertManagement": {"enable": False}}, hook_port, probe_port, logs)
+    hooks = plane.kubectl("kustomize", str(jobset_mod / "config/components/webhook")).stdout
+    plane.kubectl("apply", "-f", "-", input=_url_webhooks(hooks, plane.ca, hook_port, prefix="jobset-"))
+
+    hook_port, probe_port = cp.free_port(), cp.free_port()
+    _start_manager(plane, "trainer-controller-manager", ["trainer-controller-manager"], {
+        "apiVersion": "config.trainer.kubeflow.org/v1alpha1", "kind": "Configuration",
+        "webhook": {"port": hook_port, "host": "127.0.0.1"},
+        "metrics": {"bindAddress": "0", "secureServing": False},
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{probe_port}"},
+        "leaderElection": {"leaderElect": False},
+        "certManagement": {"enable": False}}, hook_port, probe_port, logs)
+    hooks = plane.kubectl("kustomize", str(trainer_mod / "manifests/base/webhook")).stdout
+    plane.kubectl("apply", "-f", "-", input=_url_webhooks(hooks, plane.ca, hook_port))
+    plane.kubectl("apply", "-f", str(TRAINER_CRDS / "runtime-torch-distributed.yaml"))
+    return plane

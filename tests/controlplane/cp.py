@@ -24,7 +24,8 @@ from tests.procs import free_port, stop
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("CONTROLPLANE_DIR", REPO / ".tools" / "controlplane")) / "bin"
 TOOLS_BIN = REPO / ".tools" / "bin"
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "manager")
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "manager",
+            "trainer-controller-manager", "jobset")
 
 
 def missing_binaries() -> list[str]:

@@ -73,6 +73,35 @@ Usage: {{- include "credit-score.validate.training" . }}
 {{- fail "training.dvc.enabled: set training.dvc.revision (a commit, so that the version can be reproduced)" -}}
 {{- end -}}
 {{- end -}}
+{{- if $t.distributed.enabled -}}
+{{- include "credit-score.validate.distributed" . -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+TrainJob rules (training.distributed.enabled): what the Trainer or torchrun would only refuse
+once the pods run.
+Usage: {{- include "credit-score.validate.distributed" . }}
+*/}}
+{{- define "credit-score.validate.distributed" -}}
+{{- $t := .Values.training -}}
+{{- $d := $t.distributed -}}
+{{- if $t.dvc.enabled -}}
+{{- fail "training.distributed.enabled: training.dvc.enabled pulls the revision in the Job's dvc-pull init container, and a TrainJob's runtimePatches cannot add init containers to the runtime's pods; pull the revision onto a claim every node can read (training.data.source pvc) or set training.distributed.enabled false" -}}
+{{- end -}}
+{{- if eq $t.data.source "url" -}}
+{{- fail "training.distributed.enabled: training.data.source url needs the Job's download-data init container, and a TrainJob's runtimePatches cannot add init containers to the runtime's pods; put the file on a claim every node can read (training.data.source pvc) or set training.distributed.enabled false" -}}
+{{- end -}}
+{{- $ranks := mul (int $d.numNodes) (int $d.numProcPerNode) -}}
+{{- $config := fromYaml (include "credit-score.training.config" .) -}}
+{{- $batch := dig "optimisation" "batch_size" nil $config -}}
+{{- if and $batch (ne (mod (int $batch) $ranks) 0) -}}
+{{- fail (printf "training.distributed: numNodes × numProcPerNode = %d × %d = %d ranks do not divide the global batch optimisation.batch_size %d of the model config (training.config); every rank takes batch/ranks rows of each step" (int $d.numNodes) (int $d.numProcPerNode) $ranks (int $batch)) -}}
+{{- end -}}
+{{- $gpus := dig "limits" "nvidia.com/gpu" 0 $t.resources -}}
+{{- if and $gpus (gt (int $d.numProcPerNode) (int $gpus)) -}}
+{{- fail (printf "training.distributed.numProcPerNode %d exceeds training.resources.limits[\"nvidia.com/gpu\"] %d: under NCCL each rank takes the GPU of its LOCAL_RANK" (int $d.numProcPerNode) (int $gpus)) -}}
 {{- end -}}
 {{- end -}}
 
