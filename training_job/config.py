@@ -88,8 +88,13 @@ class DataConfig(_Section):
     path: str = "embedded:german_credit"
     """CSV/Parquet file (relative to the config file or absolute), `embedded:german_credit`, or a
     Parquet dataset: a folder of Parquet files or an object-store prefix (s3://, gs://), streamed."""
-    format: Literal["auto", "csv", "parquet"] = "auto"
-    """`auto`: a folder or prefix is a Parquet dataset, `.parquet`/`.pq` a Parquet file, anything else CSV."""
+    format: Literal["auto", "csv", "tsv", "parquet"] = "auto"
+    """`auto`: a folder or prefix is a Parquet dataset; a file's format comes from its name, after any
+    compression suffix (.gz, .bz2, .xz, .zip, .zst): `.parquet`/`.pq` Parquet, `.tsv`/`.tab`
+    tab-separated, anything else comma-separated."""
+    sep: str | None = Field(default=None, min_length=1)
+    """Field delimiter of a delimited file, overriding its format's (`;` for a CSV written with a
+    decimal comma, `|`); one character, or a regular expression if longer (pandas' `sep`)."""
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
     """Bounds of a streamed Parquet dataset (unused for a file)."""
     target: str
@@ -110,6 +115,12 @@ class DataConfig(_Section):
     """Per-feature overrides of the inferred spec."""
     max_categories: int = Field(default=50, ge=2)
     """A string column with more distinct values than this is an error, not a silent feature."""
+
+    @model_validator(mode="after")
+    def _sep_is_for_delimited_files(self) -> "DataConfig":
+        if self.sep is not None and self.format == "parquet":
+            raise ValueError("data.sep is set but data.format is parquet: a delimiter is for a CSV/TSV file")
+        return self
 
     @model_validator(mode="after")
     def _protected_is_never_a_feature(self) -> "DataConfig":

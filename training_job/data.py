@@ -85,19 +85,63 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_table(path: Path, fmt: str = "auto") -> pd.DataFrame:
+DELIMITERS = {"csv": ",", "tsv": "\t"}
+# pandas infers the compression from the same suffixes
+COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zip", ".zst"}
+DELIMITER_NAMES = {"\t": "tab", ";": "semicolon", "|": "pipe", ",": "comma"}
+
+
+def table_format(path: Path, fmt: str = "auto") -> str:
+    """`fmt`, or for `auto` the format the file's name gives (see DataConfig.format)."""
+    if fmt != "auto":
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes = suffixes[:-1]
+    last = suffixes[-1] if suffixes else ""
+    if last in {".parquet", ".pq"}:
+        return "parquet"
+    return "tsv" if last in {".tsv", ".tab"} else "csv"
+
+
+def _single_column_hint(frame: pd.DataFrame, path: Path, fmt: str, sep: str) -> None:
+    """A delimited file read with the wrong delimiter comes back as one column: say which one it has."""
+    header = str(frame.columns[0])
+    found = [d for d in DELIMITER_NAMES if d != sep and d in header]
+    if frame.shape[1] == 1 and found:
+        raise DataError(
+            f"{path} read as {fmt} ({DELIMITER_NAMES.get(sep, repr(sep))}-separated) has a single column "
+            f"{header[:60]!r}: it looks {DELIMITER_NAMES[found[0]]}-separated; set data.sep: {found[0]!r}"
+            + (" or data.format: tsv" if found[0] == "\t" else "")
+        )
+
+
+def _drop_trailing_delimiter_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A delimiter at the end of every line gives a nameless, empty last column: not data."""
+    empty = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
+    return frame.drop(columns=empty) if empty else frame
+
+
+def read_table(path: Path, fmt: str = "auto", sep: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"data file not found: {path}")
-    if fmt == "auto":
-        fmt = "parquet" if path.suffix in {".parquet", ".pq"} else "csv"
+    fmt = table_format(path, fmt)
+    delimiter = sep or DELIMITERS.get(fmt, ",")
     try:
-        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            # a delimiter longer than one character is a regex, which only the python engine reads
+            frame = pd.read_csv(path, sep=delimiter, engine="python" if len(delimiter) > 1 else "c")
     except pd.errors.EmptyDataError as e:
         raise DataError(f"data file {path} is empty") from e
     except Exception as e:  # parser errors carry the line; keep them
         raise DataError(f"cannot read {path} as {fmt}: {e}") from e
     if frame.empty:
         raise DataError(f"data file {path} has no rows")
+    if fmt != "parquet":
+        _single_column_hint(frame, path, fmt, delimiter)
+        frame = _drop_trailing_delimiter_columns(frame)
     return frame
 
 
@@ -185,8 +229,8 @@ def table_dataset(frame: pd.DataFrame, cfg: TrainConfig, source: str, digest: st
 
 
 def load_dataset(cfg: DataConfig | TrainConfig, path_override: str | None = None) -> Dataset:
-    """A CSV or Parquet file in memory (`cfg`: the whole config, or its data section for a random split)."""
+    """A delimited (CSV, TSV) or Parquet file in memory (`cfg`: the whole config, or its data section for a random split)."""
     full = cfg if isinstance(cfg, TrainConfig) else TrainConfig(data=cfg)
     path = resolve_path(path_override or full.data.path)
-    frame = read_table(path, full.data.format)
+    frame = read_table(path, full.data.format, full.data.sep)
     return table_dataset(frame, full, str(path), file_digest(path))

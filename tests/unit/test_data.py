@@ -90,3 +90,48 @@ def test_yaml_label_matches_text_column(tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": [1, 2, 3], "y": ["1", "0", "1"]})
     ds = load_dataset(cfg(write(tmp_path, frame.astype({"y": str})), positive_label=1))
     assert np.array_equal(ds.target, [1, 0, 1])
+
+
+FRAME = pd.DataFrame({"x": [1.5, 2.5, 3.5, 4.5], "grade": ["a", "b", "a", "c"], "y": [0, 1, 0, 1]})
+
+
+@pytest.mark.parametrize(
+    ("name", "sep", "kw"),
+    [
+        ("d.tsv", "\t", {}),
+        ("d.tab", "\t", {}),
+        ("d.tsv.gz", "\t", {}),
+        ("d.csv.gz", ",", {}),
+        ("d.txt", "\t", {"format": "tsv"}),
+        ("d.csv", ";", {"sep": ";"}),
+        ("d.tsv", "|", {"sep": "|"}),
+    ],
+)
+def test_delimited_files_by_name_format_or_sep(tmp_path: Path, name: str, sep: str, kw: dict) -> None:
+    path = tmp_path / name
+    FRAME.to_csv(path, sep=sep, index=False)
+    ds = load_dataset(cfg(path, **kw))
+    assert list(ds.frame.columns) == ["x", "grade"]
+    assert ds.frame["x"].tolist() == [1.5, 2.5, 3.5, 4.5]
+    assert ds.target.tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize(("sep", "hint"), [("\t", "set data.sep: '\\t' or data.format: tsv"), (";", "set data.sep: ';'")])
+def test_a_wrong_delimiter_names_the_right_one(tmp_path: Path, sep: str, hint: str) -> None:
+    path = tmp_path / "d.csv"
+    FRAME.to_csv(path, sep=sep, index=False)
+    with pytest.raises(DataError, match="has a single column") as e:
+        load_dataset(cfg(path))
+    assert hint in str(e.value)
+
+
+def test_a_trailing_delimiter_adds_no_column(tmp_path: Path) -> None:
+    path = tmp_path / "d.tsv"
+    path.write_text("x\tgrade\ty\t\n1.5\ta\t0\t\n2.5\tb\t1\t\n")
+    ds = load_dataset(cfg(path))
+    assert list(ds.frame.columns) == ["x", "grade"]
+
+
+def test_a_separator_is_refused_for_parquet() -> None:
+    with pytest.raises(ValueError, match="data.sep is set but data.format is parquet"):
+        DataConfig(path="d.parquet", target="y", positive_label=1, format="parquet", sep=";")
