@@ -1,4 +1,4 @@
-"""Model quality under cross-validation: our training pipeline against two sklearn baselines.
+"""Model quality under cross-validation: our training pipeline against gradient boosting and logistic regression.
 
     python -m benchmarks.quality --config config/models-configs/model_config_001.yaml
     python -m benchmarks.quality --config config/models-configs/model_config_000.yaml --repeats 5
@@ -9,11 +9,16 @@ RepeatedStratifiedKFold(folds, repeats, random_state=42) with `--repeats R > 1`.
 - "ours" is `training_job.pipeline.fit_model`, the code path of the training job, fitted on the
   fold's training part; its validation split (early stopping, calibration) is carved out of that
   training part with the config's `split.validation_fraction` and `split.seed`;
+- "lightgbm", "catboost", "xgboost" are the gradient-boosting challengers, each with the same
+  small tuning budget (three tree shapes, early stopping on an inner split of the fold's
+  training part: benchmarks/baselines.py);
 - "hgb" is a tuned HistGradientBoostingClassifier (categoricals ordinal-encoded and declared);
 - "logreg" is LogisticRegression on median-imputed, normal-quantile-transformed numerics and
   one-hot categoricals.
 
-All are scored on the fold's test part with `training_job.evaluation`. Progress goes to stderr,
+All are scored on the fold's test part with `training_job.evaluation`. With "ours" among the
+models, every other one is compared with it fold by fold (benchmarks/paired.py): the mean and SD
+of the differences, the folds won, and the corrected resampled t-test's p-value. Progress goes to stderr,
 a table to stdout, and the last stdout line is one JSON object with the summary. A missing data
 file is not an error: the run prints "skipped: ..." and exits 0.
 """
@@ -33,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.baselines import BASELINES, GBDT, Columns, baseline_frame, fit_baseline
+from benchmarks.paired import compare
 from training_job.config import ConfigError, FeatureOverride, TrainConfig, load_config
 from training_job.data import DataError, load_dataset, resolve_path
 from training_job.features import infer_kind
@@ -40,7 +47,7 @@ from training_job.features import infer_kind
 # torch, sklearn and mlflow are imported where they are used: a skipped run stays cheap.
 
 CV_SEED = 42
-MODELS = ("ours", "hgb", "logreg")
+MODELS = ("ours", *BASELINES)
 METRICS = ("auc", "brier", "ks", "ece")
 EXPERIMENT = "credit-score-benchmarks"
 
@@ -88,7 +95,7 @@ def categorical_columns(frame: pd.DataFrame, cfg: TrainConfig) -> list[str]:
     return [c for c in frame.columns if infer_kind(frame[c], cfg.data.features.get(c, FeatureOverride())) == "categorical"]
 
 
-# --- the three models: fit on rows, return PDs of other rows ----------------------------------
+# --- our model: fit on rows, return PDs of other rows -----------------------------------------
 
 
 def fit_ours(cfg: TrainConfig, frame: pd.DataFrame, y: np.ndarray, train_rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -97,62 +104,6 @@ def fit_ours(cfg: TrainConfig, frame: pd.DataFrame, y: np.ndarray, train_rows: n
     fit_rows, val_rows = validation_carve(y, train_rows, cfg)
     fitted = pipeline.fit_model(frame, y, fit_rows, val_rows, cfg)
     return lambda rows: fitted.predict_pd(frame.iloc[rows])
-
-
-def _baseline_frame(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    out = frame.copy()
-    for c in out.columns:
-        if c in categorical:
-            out[c] = out[c].astype(object).where(out[c].notna(), None).astype(str)
-        else:
-            out[c] = pd.to_numeric(out[c]).astype(np.float64)
-    return out
-
-
-def hgb_pipeline(categorical: list[str], numeric: list[str]):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OrdinalEncoder
-
-    hgb = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=1000,
-        max_leaf_nodes=15,
-        min_samples_leaf=50,
-        l2_regularization=1.0,
-        early_stopping=True,
-        random_state=CV_SEED,
-        categorical_features=list(range(len(categorical))) if categorical else None,
-    )
-    if not categorical:
-        return hgb
-    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
-    columns = ColumnTransformer([("cat", encoder, categorical), ("num", "passthrough", numeric)])
-    return make_pipeline(columns, hgb)
-
-
-def logreg_pipeline(categorical: list[str], numeric: list[str], n_rows: int = 1000):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
-
-    parts: list[tuple[str, Any, list[str]]] = []
-    if numeric:
-        quantiles = QuantileTransformer(
-            output_distribution="normal", n_quantiles=min(1000, n_rows), random_state=CV_SEED
-        )
-        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), quantiles), numeric))
-    if categorical:
-        parts.append(("cat", OneHotEncoder(handle_unknown="ignore"), categorical))
-    return make_pipeline(ColumnTransformer(parts), LogisticRegression(max_iter=2000))
-
-
-def fit_sklearn(model, frame: pd.DataFrame, y: np.ndarray, train_rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    model.fit(frame.iloc[train_rows], y[train_rows])
-    return lambda rows: model.predict_proba(frame.iloc[rows])[:, 1]
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -167,7 +118,32 @@ def _summary(records: list[dict[str, Any]]) -> dict[str, float]:
     out["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in records]))
     # CPU seconds of this process (all threads): the wall time above depends on other load
     out["fit_cpu_seconds"] = float(np.mean([r["fit_cpu_seconds"] for r in records]))
+    # a gradient-boosting fit is the selection among its candidates; one candidate is one model
+    out["cpu_seconds_per_candidate"] = float(np.mean([r["fit_cpu_seconds"] / r["candidates"] for r in records]))
     return out
+
+
+def paired_against_ours(records: dict[str, list[dict[str, Any]]], test_over_train: float) -> dict[str, Any]:
+    """Every other model against "ours", fold by fold (ours − theirs: AUC up is better, Brier down)."""
+    if "ours" not in records:
+        return {}
+    ours = records["ours"]
+    out: dict[str, Any] = {}
+    for name, rs in records.items():
+        if name == "ours":
+            continue
+        out[name] = {
+            "auc": compare([r["auc"] for r in ours], [r["auc"] for r in rs], test_over_train),
+            "brier": compare([r["brier"] for r in ours], [r["brier"] for r in rs], test_over_train,
+                             higher_is_better=False),
+        }
+    return out
+
+
+def best_gbdt(summaries: dict[str, dict[str, float]]) -> str | None:
+    """The gradient-boosting library with the highest mean AUC in this run."""
+    present = [m for m in GBDT if m in summaries]
+    return max(present, key=lambda m: summaries[m]["auc_mean"]) if present else None
 
 
 def run_benchmark(
@@ -178,6 +154,7 @@ def run_benchmark(
     repeats: int = 1,
     models: Iterable[str] = MODELS,
     on_fold: FoldCallback | None = None,
+    baseline_threads: int = 2,
 ) -> dict[str, Any]:
     """Cross-validate every model in `models` on the same folds; returns the JSON summary.
 
@@ -191,18 +168,20 @@ def run_benchmark(
 
     y = np.asarray(y)
     categorical = categorical_columns(frame, cfg)
-    numeric = [c for c in frame.columns if c not in categorical]
-    base = _baseline_frame(frame[categorical + numeric], categorical) if set(models) - {"ours"} else None
+    cols = Columns(categorical, [c for c in frame.columns if c not in categorical])
+    base = baseline_frame(frame, cols) if set(models) - {"ours"} else None
     records: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
-    for k, (train_rows, test_rows) in enumerate(cv_splits(y, folds, repeats)):
+    splits = cv_splits(y, folds, repeats)
+    for k, (train_rows, test_rows) in enumerate(splits):
         for name in models:
             started, cpu_started = time.perf_counter(), time.process_time()
+            chosen: dict[str, Any] = {}
+            candidates = 1
             if name == "ours":
                 predict = fit_ours(cfg, frame, y, train_rows)
-            elif name == "hgb":
-                predict = fit_sklearn(hgb_pipeline(categorical, numeric), base, y, train_rows)
             else:
-                predict = fit_sklearn(logreg_pipeline(categorical, numeric, len(train_rows)), base, y, train_rows)
+                fitted = fit_baseline(name, base, y, train_rows, cols, baseline_threads)
+                predict, chosen, candidates = fitted.predict, fitted.chosen, fitted.candidates
             seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
             metrics = classification_metrics(y[test_rows], predict(test_rows))
             record = {
@@ -212,36 +191,66 @@ def run_benchmark(
                 **{m: metrics[m] for m in METRICS},
                 "fit_seconds": seconds,
                 "fit_cpu_seconds": cpu_seconds,
+                "candidates": candidates,
+                **({"chosen": chosen} if chosen else {}),
             }
             records[name].append(record)
             if on_fold is not None:
                 on_fold(record)
-    return {
-        "models": {name: _summary(rs) for name, rs in records.items()},
+    summaries = {name: _summary(rs) for name, rs in records.items()}
+    test_over_train = float(np.mean([len(te) / len(tr) for tr, te in splits]))
+    result: dict[str, Any] = {
+        "models": summaries,
+        "paired": paired_against_ours(records, test_over_train),
+        "best_gbdt": best_gbdt(summaries),
         "folds": folds,
         "repeats": repeats,
         "rows": int(len(y)),
+        "records": [r for rs in records.values() for r in rs],
     }
+    if "ours" in summaries and "lightgbm" in summaries:
+        result["cpu_ours_vs_lightgbm"] = (
+            summaries["ours"]["fit_cpu_seconds"] / summaries["lightgbm"]["cpu_seconds_per_candidate"])
+    return result
 
 
 # --- output -----------------------------------------------------------------------------------
 
 
 def progress_line(record: dict[str, Any]) -> str:
+    chosen = record.get("chosen")
+    shape = f"  [{', '.join(f'{k} {v}' for k, v in chosen.items())}]" if chosen else ""
     return (
-        f"[{record['model']:>6}] repeat {record['repeat'] + 1} fold {record['fold'] + 1}: "
-        f"auc {record['auc']:.4f}  brier {record['brier']:.4f}  ks {record['ks']:.4f}  "
-        f"ece {record['ece']:.4f}  fit {record['fit_seconds']:.1f} s (cpu {record['fit_cpu_seconds']:.1f} s)"
+        f"[{record['model']:>8}] repeat {record['repeat'] + 1} fold {record['fold'] + 1}: "
+        f"auc {record['auc']:.4f}  brier {record['brier']:.5f}  ks {record['ks']:.4f}  "
+        f"ece {record['ece']:.4f}  fit {record['fit_seconds']:.1f} s (cpu {record['fit_cpu_seconds']:.1f} s){shape}"
     )
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"{'model':<8} {'auc':>16} {'brier':>8} {'ks':>8} {'ece':>8} {'fit s':>8} {'cpu s':>8}"]
+    lines = [f"{'model':<9} {'auc':>16} {'brier':>9} {'ks':>7} {'ece':>7} {'fit s':>7} {'cpu s':>7} {'cpu/cand':>8}"]
     for name, s in result["models"].items():
         lines.append(
-            f"{name:<8} {s['auc_mean']:.4f} ± {s['auc_std']:.4f} {s['brier_mean']:>8.4f} "
-            f"{s['ks_mean']:>8.4f} {s['ece_mean']:>8.4f} {s['fit_seconds']:>8.1f} {s['fit_cpu_seconds']:>8.1f}"
+            f"{name:<9} {s['auc_mean']:.4f} ± {s['auc_std']:.4f} {s['brier_mean']:>9.5f} "
+            f"{s['ks_mean']:>7.4f} {s['ece_mean']:>7.4f} {s['fit_seconds']:>7.1f} {s['fit_cpu_seconds']:>7.1f} "
+            f"{s['cpu_seconds_per_candidate']:>8.1f}"
         )
+    if result.get("paired"):
+        lines += ["", f"ours − {'model':<9} {'Δauc mean ± sd':>20} {'won':>6} {'p corr':>7} "
+                      f"{'Δbrier mean ± sd':>22} {'won':>6} {'p corr':>7}"]
+        for name, p in result["paired"].items():
+            a, b = p["auc"], p["brier"]
+            lines.append(
+                f"       {name:<9} {a['diff_mean']:>+9.4f} ± {a['diff_std']:.4f} {a['wins']:>3}/{a['folds']:<2} "
+                f"{a['p_corrected']:>7.3f} {b['diff_mean']:>+11.5f} ± {b['diff_std']:.5f} {b['wins']:>3}/{b['folds']:<2} "
+                f"{b['p_corrected']:>7.3f}"
+            )
+        lines.append("(won: folds where ours is better — AUC higher, Brier lower; p corr: Nadeau–Bengio "
+                     "corrected resampled t-test, two-sided)")
+    if result.get("best_gbdt"):
+        lines.append(f"best gradient boosting by mean AUC: {result['best_gbdt']}")
+    if "cpu_ours_vs_lightgbm" in result:
+        lines.append(f"CPU per fit, ours / one LightGBM candidate: {result['cpu_ours_vs_lightgbm']:.2f}x")
     return "\n".join(lines)
 
 
@@ -267,6 +276,13 @@ def log_to_mlflow(
             for key, value in summary.items()
             if math.isfinite(value)
         }
+        metrics.update({
+            f"ours_vs_{name}_{metric}_{key}": value
+            for name, by_metric in result.get("paired", {}).items()
+            for metric, stats in by_metric.items()
+            for key, value in stats.items()
+            if math.isfinite(value)
+        })
         mlflow.log_metrics(metrics)
         mlflow.log_dict(result, "quality.json")
         return run.info.run_id
@@ -280,6 +296,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1, help="> 1: RepeatedStratifiedKFold(folds, repeats)")
     p.add_argument("--sample", type=int, default=None, help="stratified subsample of N rows (quick checks)")
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
+    p.add_argument("--baseline-threads", type=int, default=2,
+                   help="threads of each gradient-boosting fit (ours: the config's optimisation.threads)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override a config field, e.g. --set optimisation.seeds=1 (repeatable)")
     p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
@@ -329,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     def show(record: dict[str, Any]) -> None:
         print(progress_line(record), file=sys.stderr, flush=True)
 
-    result = run_benchmark(cfg, frame, y, args.folds, args.repeats, models, on_fold=show)
+    result = run_benchmark(cfg, frame, y, args.folds, args.repeats, models, on_fold=show,
+                           baseline_threads=args.baseline_threads)
     print(table(result))
     if args.tracking_uri:
         protocol = {

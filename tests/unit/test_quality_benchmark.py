@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
-from benchmarks import quality
+from benchmarks import baselines, quality
 from tests.conftest import CONFIG_000, CONFIG_001, QUICK, REPO
 from training_job import pipeline
 from training_job.config import load_config
@@ -82,8 +84,9 @@ def test_run_benchmark_goes_through_fit_model(german, monkeypatch) -> None:
 
     monkeypatch.setattr(pipeline, "fit_model", spy)
     records = []
-    result = quality.run_benchmark(cfg, ds.frame, ds.target, folds=2, repeats=1, on_fold=records.append)
-    assert_summary(result, folds=2, rows=len(ds.target))
+    models = ("ours", "hgb", "logreg")
+    result = quality.run_benchmark(cfg, ds.frame, ds.target, folds=2, repeats=1, models=models, on_fold=records.append)
+    assert_summary(result, folds=2, rows=len(ds.target), models=models)
 
     assert len(calls) == 2  # one pipeline fit per fold
     splits = quality.cv_splits(ds.target, 2)
@@ -101,7 +104,7 @@ def test_run_benchmark_goes_through_fit_model(german, monkeypatch) -> None:
 def test_run_benchmark_rejects_unknown_models(german) -> None:
     cfg, ds = german
     with pytest.raises(ValueError, match="subset"):
-        quality.run_benchmark(cfg, ds.frame, ds.target, folds=2, models=["ours", "xgboost"])
+        quality.run_benchmark(cfg, ds.frame, ds.target, folds=2, models=["ours", "gbm"])
 
 
 def test_cli_prints_table_and_json_last(capsys) -> None:
@@ -133,6 +136,7 @@ def test_summary_is_logged_to_mlflow(german, tmp_path, monkeypatch) -> None:
     result = {
         "models": {m: {"auc_mean": 0.8, "auc_std": 0.01, "brier_mean": 0.1, "ks_mean": 0.5, "ece_mean": 0.02,
                        "fit_seconds": 1.0} for m in quality.MODELS},
+        "paired": {"lightgbm": {"auc": {"diff_mean": 0.001, "p_corrected": 0.4}, "brier": {"wins": 3}}},
         "folds": 2, "repeats": 1, "rows": 1000,
     }
     uri = (tmp_path / "mlruns").as_uri()
@@ -140,7 +144,76 @@ def test_summary_is_logged_to_mlflow(german, tmp_path, monkeypatch) -> None:
     run = mlflow.MlflowClient(uri).get_run(run_id)
     assert run.data.metrics["ours_auc_mean"] == 0.8
     assert run.data.metrics["logreg_fit_seconds"] == 1.0
+    assert run.data.metrics["ours_vs_lightgbm_auc_p_corrected"] == 0.4
+    assert run.data.metrics["ours_vs_lightgbm_brier_wins"] == 3
     assert run.data.params["protocol.folds"] == "2"
     assert run.data.params["config.optimisation.epochs"] == str(cfg.optimisation.epochs)
     local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="quality.json", tracking_uri=uri)
     assert json.loads(open(local).read()) == result
+
+
+def test_gradient_boosting_baselines_pick_a_candidate_on_the_inner_split(german, monkeypatch) -> None:
+    cfg, ds = german
+    frame, y = ds.frame, ds.target
+    seen = []
+    real = baselines.inner_split
+
+    def spy(y_, train_rows):
+        fit, stop = real(y_, train_rows)
+        seen.append((train_rows, fit, stop))
+        return fit, stop
+
+    monkeypatch.setattr(baselines, "inner_split", spy)
+    models = baselines.GBDT
+    result = quality.run_benchmark(cfg, frame, y, folds=2, models=models, baseline_threads=1)
+    assert_summary(result, folds=2, rows=len(y), models=models)
+    assert result["best_gbdt"] == max(models, key=lambda m: result["models"][m]["auc_mean"])
+    for (train_rows, fit, stop), (fold_train, fold_test) in zip(seen, [s for s in quality.cv_splits(y, 2) for _ in models]):
+        assert np.array_equal(np.sort(np.concatenate([fit, stop])), np.sort(fold_train))
+        assert abs(stop.size - baselines.INNER_FRACTION * fold_train.size) <= 1
+        assert np.intersect1d(stop, fold_test).size == 0
+    for record in result["records"]:
+        chosen = dict(record["chosen"])
+        trees = chosen.pop("trees")
+        assert chosen in baselines.CANDIDATES[record["model"]]
+        assert 1 <= trees < baselines.MAX_ROUNDS  # early stopping stopped it
+        assert record["candidates"] == len(baselines.CANDIDATES[record["model"]])
+    assert result["paired"] == {}  # nothing to pair without ours
+
+
+def test_categoricals_past_hgbs_limit_are_fitted_by_every_baseline() -> None:
+    # 300 professions with Zipf-like frequencies, a third of them riskier: HistGradientBoosting
+    # alone cannot take more than 255 categories
+    rng = np.random.default_rng(0)
+    n = 6000
+    freq = 1 / np.arange(1, 301)
+    code = rng.choice(300, n, p=freq / freq.sum())
+    frame = pd.DataFrame({"profession": code.astype(str), "income": rng.lognormal(7, 1, n)})
+    y = (rng.random(n) < 0.1 + 0.3 * (code % 3 == 0)).astype(np.int64)
+    cols = baselines.Columns(["profession"], ["income"])
+    base = baselines.baseline_frame(frame, cols)
+    assert base["profession"].nunique() > baselines.HGB_MAX_CATEGORIES
+    train, test = np.arange(4000), np.arange(4000, n)
+    for name in baselines.BASELINES:
+        fitted = baselines.fit_baseline(name, base, y, train, cols, threads=1)
+        pd_ = fitted.predict(test)
+        assert pd_.shape == (2000,) and np.all((pd_ > 0) & (pd_ < 1)), name
+        assert roc_auc_score(y[test], pd_) > 0.65, name  # the profession carries the signal
+
+
+def test_paired_rows_and_cpu_ratio_come_from_the_same_folds(german) -> None:
+    cfg, ds = german
+    rows = quality.stratified_sample(ds.target, 400)
+    frame, y = ds.frame.iloc[rows].reset_index(drop=True), ds.target[rows]
+    result = quality.run_benchmark(cfg, frame, y, folds=2, models=("ours", "lightgbm", "logreg"), baseline_threads=1)
+    by = {(r["model"], r["fold"]): r for r in result["records"]}
+    auc = result["paired"]["logreg"]["auc"]
+    diffs = [by[("ours", k)]["auc"] - by[("logreg", k)]["auc"] for k in range(2)]
+    assert auc["diff_mean"] == pytest.approx(np.mean(diffs))
+    assert auc["wins"] == sum(d > 0 for d in diffs)
+    assert set(result["paired"]) == {"lightgbm", "logreg"}
+    lgbm = result["models"]["lightgbm"]
+    assert lgbm["cpu_seconds_per_candidate"] == pytest.approx(lgbm["fit_cpu_seconds"] / 3)
+    assert result["cpu_ours_vs_lightgbm"] == pytest.approx(
+        result["models"]["ours"]["fit_cpu_seconds"] / lgbm["cpu_seconds_per_candidate"])
+    assert "ours − model" in quality.table(result)
