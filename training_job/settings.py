@@ -77,6 +77,7 @@ the TEST SPLIT IS NEVER USED, so the tuned config can be judged on it afterwards
 
 
 def parse_tune_settings(argv: list[str]) -> TuneSettings:
-    parser = argparse.ArgumentParser(prog="python -m training_job tune", description=TUNE_DESCRIPTION)
+    # no abbreviations: `--budget 3` is an unknown flag, not --budget-minutes
+    parser = argparse.ArgumentParser(prog="python -m training_job tune", description=TUNE_DESCRIPTION, allow_abbrev=False)
     source = CliSettingsSource(TuneSettings, root_parser=parser)
     return TuneSettings(_cli_settings_source=source(args=argv))

@@ -44,9 +44,9 @@ log = logging.getLogger(__name__)
 CONFIG_ATTR = "config"
 """Trial user attribute: the sampled values by config path (what the tuned YAML takes)."""
 PRUNER_STARTUP_TRIALS = 3
-"""MedianPruner: trials that always run to the end before any is pruned."""
-PRUNER_WARMUP_EPOCHS = 3
-"""MedianPruner: epochs of a trial that are never pruned (the first epochs' AUC is noise)."""
+"""MedianPruner: completed trials before any trial is pruned."""
+PRUNE_FROM_EPOCH = 5
+"""MedianPruner: the first epoch at which a trial may be pruned (the first epochs' AUC is noise)."""
 
 
 class NoTrialCompleted(RuntimeError):
@@ -167,7 +167,7 @@ def run_study(ds: Dataset, base: TrainConfig, *, budget_seconds: float, trials: 
     tracker = tracker or NullStudyTracker()
     splits = tuning_folds(ds.target, base.split, folds, ds.ids)
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS,
-                                                   n_warmup_steps=PRUNER_WARMUP_EPOCHS)
+                                                   n_warmup_steps=PRUNE_FROM_EPOCH)
 
     def finished(study: optuna.Study, trial: FrozenTrial) -> None:
         print(progress_line(trial, study, trials), file=progress, flush=True)
