@@ -12,12 +12,14 @@ Through an explicit MlflowClient, not the fluent API: nothing is left in the pro
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from optuna.trial import FrozenTrial, TrialState
 
@@ -29,6 +31,21 @@ PARAM_CHARS = 6000
 
 def _text(value: Any) -> str:
     return (json.dumps(value) if isinstance(value, (list, tuple)) else str(value))[:PARAM_CHARS]
+
+
+@contextmanager
+def _no_run_links() -> Iterator[None]:
+    """MLflow prints two "View run" lines on stdout for every run it ends: for the study's parent
+    (the link to look at), not for each trial."""
+    name, before = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name, os.environ.get(MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name)
+    os.environ[name] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _ms(when) -> int | None:
@@ -57,8 +74,9 @@ class MlflowStudyTracker:
             metrics.append(Metric(f"val_auc_fold_{k + 1}", float(auc), stamp, 0))
         tags = [RunTag("trial.failure", trial.user_attrs["failure"][:5000])] if "failure" in trial.user_attrs else []
         self.client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=tags)
-        self.client.set_terminated(run.info.run_id, "FAILED" if trial.state == TrialState.FAIL else "FINISHED",
-                                   end_time=_ms(trial.datetime_complete))
+        with _no_run_links():
+            self.client.set_terminated(run.info.run_id, "FAILED" if trial.state == TrialState.FAIL else "FINISHED",
+                                       end_time=_ms(trial.datetime_complete))
 
     def finish(self, result: TuneResult, tuned_yaml: str, file_name: str) -> None:
         run = self.parent_run_id
