@@ -126,9 +126,10 @@ def tune_main(argv: list[str]) -> int:
           f"{f', at most {args.trials} trials' if args.trials else ''}, seed {seed}; the test split is not used",
           file=sys.stderr)
     try:
-        result, run_id = tune_job(ds, cfg, data_label=source, config_path=args.config, overrides=args.set, output=output, seed=seed,
-                                  budget_seconds=args.budget_minutes * 60, trials=args.trials, folds=args.folds,
-                                  tracking_uri=args.tracking_uri, experiment=args.experiment)
+        result, run_id = tune_job(ds, cfg, data_label=source, config_path=args.config, overrides=args.set,
+                                  output=output, seed=seed, budget_seconds=args.budget_minutes * 60,
+                                  trials=args.trials, folds=args.folds, tracking_uri=args.tracking_uri,
+                                  experiment=args.experiment)
     except NoTrialCompleted as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -159,8 +159,9 @@ def progress_line(trial: FrozenTrial, study: optuna.Study, total: int | None) ->
 
 
 def run_study(ds: Dataset, base: TrainConfig, *, budget_seconds: float, trials: int | None = None, seed: int = 0,
-              folds: int | None = None, tracker: StudyTracker | None = None, pruner: optuna.pruners.BasePruner | None = None,
-              space: SearchSpace | None = None, progress: TextIO = sys.stderr) -> TuneResult:
+              folds: int | None = None, tracker: StudyTracker | None = None,
+              pruner: optuna.pruners.BasePruner | None = None, space: SearchSpace | None = None,
+              progress: TextIO = sys.stderr) -> TuneResult:
     """Search until `trials` have run or `budget_seconds` have passed (no trial starts after it;
     the one running finishes). Raises ValueError if no trial completed."""
     space = space or SearchSpace.for_config(base)
@@ -262,12 +263,13 @@ def header_lines(config_path: Path, data_source: str, seed: int, result: TuneRes
     return lines
 
 
-def tune_job(ds: Dataset, cfg: TrainConfig, *, data_label: str, config_path: Path, overrides: list[str], output: Path, seed: int,
-             budget_seconds: float, trials: int | None = None, folds: int | None = None,
+def tune_job(ds: Dataset, cfg: TrainConfig, *, data_label: str, config_path: Path, overrides: list[str],
+             output: Path, seed: int, budget_seconds: float, trials: int | None = None, folds: int | None = None,
              tracking_uri: str | None = None, experiment: str | None = None,
              pruner: optuna.pruners.BasePruner | None = None) -> tuple[TuneResult, str | None]:
-    """The search, the tuned config written to `output` (and read back as the training job reads
-    it), with MLflow tracking when `tracking_uri` is given; `data_label` names the data in its header. Returns the result and the parent run id."""
+    """The search, then the tuned config written to `output` and read back as the training job
+    reads it (`data_label` names the data in its header); with MLflow tracking when `tracking_uri`
+    is given. Returns the result and the parent run id (None without tracking)."""
     study = dict(budget_seconds=budget_seconds, trials=trials, seed=seed, folds=folds, pruner=pruner)
 
     def write(result: TuneResult) -> str:
