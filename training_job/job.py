@@ -85,6 +85,10 @@ def fairness(fm: FittedModel, ds: Dataset, ev: Evaluation, train_rows: np.ndarra
         return None
     approved = ~np.isin(ev.decisions, cfg.scoring.adverse_decisions)
     categorical = {f.name for f in fm.features if f.kind == "categorical"}
+    # fairlearn's bootstrap takes minutes on a large test split: say what is running
+    log.info("fairness: %d protected attribute(s) over %d test rows, %d bootstrap resamples each, then the "
+             "proxy screen over %d inputs", ds.protected.shape[1], len(test_rows), cfg.fairness.bootstrap,
+             ds.frame.shape[1])
     report = evaluate_fairness(ds.protected.iloc[test_rows], ev.y, ev.pd, ev.points, approved,
                                ds.frame.iloc[train_rows], ds.protected.iloc[train_rows], categorical, cfg.fairness)
     if report is not None:
