@@ -32,8 +32,10 @@ import grpc
 import httpx
 import numpy as np
 import pandas as pd
-from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
-from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
+# tritonclient's v2 protos, not KServe's: both define package `inference` in protobuf's one default
+# pool, so a process (pytest collecting this module) that loads KServe's cannot import tritonclient.grpc
+from tritonclient.grpc import service_pb2 as pb
+from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
 from benchmarks import mlserver_peer
 from benchmarks.wrk import WrkMissing, find_wrk, post_script, run_wrk

@@ -98,3 +98,17 @@ def test_each_package_imports_only_its_own_extras(package: str) -> None:
         if not owners & allowed:
             undeclared[name] = sorted(owners)
     assert not undeclared, f"{package} imports {undeclared}, not in the base dependencies or extras {PACKAGE_EXTRAS[package]}"
+
+
+def test_collecting_the_suite_leaves_tritonclients_grpc_importable() -> None:
+    # KServe's and tritonclient's v2 protos share the package `inference` in protobuf's default pool:
+    # once any module pytest collects has loaded KServe's, every tritonclient.grpc test fails with
+    # "duplicate symbol 'inference.ServerLiveRequest'" — only in a full run, never alone
+    code = ("import sys, pytest\n"
+            "rc = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests'])\n"
+            "assert rc == 0, rc\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith('kserve.protocol.grpc'))\n"
+            "import tritonclient.grpc  # noqa: F401\n"
+            "print('kserve grpc modules loaded by collection:', loaded)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
