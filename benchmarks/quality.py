@@ -326,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     path = resolve_path(args.data or cfg.data.path)
     if not path.exists():
-        print(f"skipped: data file not found: {path} (pass --data PATH or place the file there)")
+        print(f"skipped: data file not found: {path} (pass --data PATH or place the file there; "
+              "`python -m benchmarks.credit_datasets` fetches the public ones it knows)")
         return 0
     try:
         ds = load_dataset(cfg.data, str(path))
