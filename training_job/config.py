@@ -162,7 +162,7 @@ class NumericEmbeddingConfig(_Section):
     kind: Literal["none", "periodic", "piecewise_linear"] = "periodic"
     """Per-feature embedding of numeric inputs (Gorishniy et al. 2022); `none` feeds values as is.
     The default, with the network and optimisation defaults, is the recipe tuned on GMSC that also
-    leads today's plain defaults on PAKDD 2009 (README, Benchmarks)."""
+    beat the former plain-MLP defaults on PAKDD 2009 by 0.014 AUC (README, Benchmarks)."""
     dim: int = Field(default=8, ge=1, le=128)
     """Output width per numeric feature."""
     frequencies: int = Field(default=16, ge=1, le=128)
