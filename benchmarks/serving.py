@@ -1,9 +1,10 @@
 """Serving benchmark: our predictor vs the protocol ceiling vs MLServer vs `mlflow models serve`, one run.
 
     python -m benchmarks.serving [--requests 1000] [--wrk-seconds 10] [--connections 8] [--tracking-uri URL]
+                                 [--set SECTION.FIELD=VALUE ...]
 
-Starts a local MLflow server, trains and registers config 000 (or takes the champion of a running
-MLflow, `--tracking-uri`), then starts (one at a time, so
+Starts a local MLflow server, trains and registers config 000 (`--set` overrides a field: what
+another network costs to serve) or takes the champion of a running MLflow (`--tracking-uri`), then starts (one at a time, so
 they do not compete for the 2 cores, each as one server process) our predictor on the registered
 version (with its audit record on, the default, and off), an echo `kserve.Model` (the ceiling:
 same server, no work), MLServer 1.7.1 with its MLflow runtime on the same version (how KServe
@@ -271,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--tracking-uri", default=None,
                    help=f"a running MLflow with {MODEL}@champion registered: no server of our own, no training")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override a field of config 000 before training, e.g. --set optimisation.seeds=3 (repeatable)")
     args = p.parse_args(argv)
+    if args.tracking_uri and args.overrides:
+        p.error("--set changes the model trained here; with --tracking-uri nothing is trained")
     try:
         find_wrk()
         mlserver_peer.mlserver_bin()
@@ -279,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmarks.serving: {e}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, (
-            nullcontext(args.tracking_uri) if args.tracking_uri else registered_model(Path(tmp))) as tracking:
+            nullcontext(args.tracking_uri) if args.tracking_uri else registered_model(Path(tmp), args.overrides)) as tracking:
         work = Path(tmp)
         results = {}
         for name, run in (("ours", lambda: bench_ours(tracking, work, args)),

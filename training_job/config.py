@@ -205,6 +205,11 @@ class OptimisationConfig(_Section):
     """Weight of the positive class in the loss; calibration afterwards restores probabilities."""
     calibration: Literal["none", "platt", "temperature"] = "platt"
     """Post-hoc calibration fitted on the validation split."""
+    weight_averaging: Literal["none", "ema"] = "none"
+    """`ema`: an exponential moving average of the weights (BatchNorm statistics included), updated
+    every step, is what validation scores and what the best epoch keeps (Polyak averaging)."""
+    ema_decay: float = Field(default=0.995, gt=0, lt=1)
+    """Per-step decay of `ema`: the average spans about 1 / (1 - decay) steps."""
     seeds: int = Field(default=3, ge=1, le=16)
     """Ensemble size: networks trained with different seeds, logits averaged in one ONNX graph."""
     threads: int | None = Field(default=None, ge=1)

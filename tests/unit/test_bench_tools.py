@@ -101,3 +101,10 @@ def test_v2_inputs_typed_as_the_signature() -> None:
     assert by_name["age_in_years"]["datatype"] == "INT64" and by_name["age_in_years"]["shape"] == [3]
     assert by_name["purpose"]["datatype"] == "BYTES"
     assert all(isinstance(v, int) for v in by_name["credit_amount"]["data"])
+
+
+def test_serving_overrides_need_a_model_trained_here(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        serving.main(["--tracking-uri", "http://127.0.0.1:1", "--set", "optimisation.seeds=3"])
+    assert e.value.code == 2
+    assert "with --tracking-uri nothing is trained" in capsys.readouterr().err
