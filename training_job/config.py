@@ -208,8 +208,9 @@ class OptimisationConfig(_Section):
     weight_averaging: Literal["none", "ema"] = "none"
     """`ema`: an exponential moving average of the weights (BatchNorm statistics included), updated
     every step, is what validation scores and what the best epoch keeps (Polyak averaging)."""
-    ema_decay: float = Field(default=0.995, gt=0, lt=1)
-    """Per-step decay of `ema`: the average spans about 1 / (1 - decay) steps."""
+    ema_epochs: float = Field(default=1.0, gt=0, le=100)
+    """Span of `ema`'s average in epochs: a per-step decay of 1 - 1 / (span × steps per epoch), so
+    one setting means the same on a thousand rows and on a million."""
     seeds: int = Field(default=3, ge=1, le=16)
     """Ensemble size: networks trained with different seeds, logits averaged in one ONNX graph."""
     threads: int | None = Field(default=None, ge=1)

@@ -144,7 +144,8 @@ def fit_network(
     opt = _optimizer(net, cfg)
     sched = _scheduler(opt, cfg, batches.steps)
     # every rank steps the same synchronised weights, so every rank's average is the same too
-    averaged = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    decay = 1 - 1 / max(cfg.ema_epochs * batches.steps, 1.0)
+    averaged = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
                 if cfg.weight_averaging == "ema" else None)
     scored: nn.Module = averaged.module if averaged is not None else net
     history = History()

@@ -26,7 +26,7 @@ def _fit(averaging: str) -> tuple[CreditNet, float, dict[str, np.ndarray], np.nd
     rng = np.random.default_rng(0)
     train, y = _data(1000, rng)
     val, y_val = _data(500, rng)
-    cfg = OptimisationConfig(epochs=3, patience=3, batch_size=64, lr=0.01, weight_averaging=averaging, ema_decay=0.9)
+    cfg = OptimisationConfig(epochs=3, patience=3, batch_size=64, lr=0.01, weight_averaging=averaging, ema_epochs=0.5)
     torch.manual_seed(0)
     net = CreditNet(["numeric"], 3, 0, [], NetworkConfig(hidden_sizes=[16]))
     batches = TensorBatches(train, y, ["numeric"], cfg.batch_size, seed=1, group=Group(), device=CPU)
