@@ -205,12 +205,6 @@ class OptimisationConfig(_Section):
     """Weight of the positive class in the loss; calibration afterwards restores probabilities."""
     calibration: Literal["none", "platt", "temperature"] = "platt"
     """Post-hoc calibration fitted on the validation split."""
-    weight_averaging: Literal["none", "ema"] = "none"
-    """`ema`: an exponential moving average of the weights (BatchNorm statistics included), updated
-    every step, is what validation scores and what the best epoch keeps (Polyak averaging)."""
-    ema_epochs: float = Field(default=1.0, gt=0, le=100)
-    """Span of `ema`'s average in epochs: a per-step decay of 1 - 1 / (span × steps per epoch), so
-    one setting means the same on a thousand rows and on a million."""
     seeds: int = Field(default=3, ge=1, le=16)
     """Ensemble size: networks trained with different seeds, logits averaged in one ONNX graph."""
     threads: int | None = Field(default=None, ge=1)

@@ -14,7 +14,6 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from training_job.config import OptimisationConfig
@@ -129,8 +128,7 @@ def fit_network(
     label: str = "train",
     group: Group = Group(),
 ) -> History:
-    """Train `net` in place; on return it holds the weights of the best validation epoch (with
-    `weight_averaging: ema`, the averaged weights of that epoch: what validation scored).
+    """Train `net` in place; on return it holds the weights of the best validation epoch.
 
     Under torchrun the network is wrapped in DistributedDataParallel (gradients all-reduced), and
     rank 0 alone scores the validation split: its AUC, broadcast, makes every rank take the same
@@ -143,11 +141,6 @@ def fit_network(
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
     opt = _optimizer(net, cfg)
     sched = _scheduler(opt, cfg, batches.steps)
-    # every rank steps the same synchronised weights, so every rank's average is the same too
-    decay = 1 - 1 / max(cfg.ema_epochs * batches.steps, 1.0)
-    averaged = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-                if cfg.weight_averaging == "ema" else None)
-    scored: nn.Module = averaged.module if averaged is not None else net
     history = History()
     best_state = copy.deepcopy(net.state_dict())
     stale = 0
@@ -161,14 +154,12 @@ def fit_network(
             loss = loss_fn(model(*x), target)
             loss.backward()
             opt.step()
-            if averaged is not None:
-                averaged.update_parameters(net)
             if sched is not None:
                 sched.step()
             total += float(loss.detach()) * len(target)
             seen += len(target)
         total, seen = group.sum([total, seen])
-        val_auc = group.broadcast(float(roc_auc_score(y_val, predict_logits(scored, x_val))) if group.main else None)
+        val_auc = group.broadcast(float(roc_auc_score(y_val, predict_logits(net, x_val))) if group.main else None)
         row = {"epoch": float(epoch), "train_loss": total / max(seen, 1.0), "val_auc": val_auc}
         history.epochs.append(row)
         if on_epoch is not None:
@@ -178,7 +169,7 @@ def fit_network(
             log.info("%s epoch %d/%d loss %.4f val_auc %.4f", label, epoch, cfg.epochs, row["train_loss"], val_auc)
         if not val_auc <= history.best_val_auc:  # first epoch (nan) or better
             history.best_val_auc, history.best_epoch = val_auc, epoch
-            best_state = copy.deepcopy(scored.state_dict())
+            best_state = copy.deepcopy(net.state_dict())
             stale = 0
         else:
             stale += 1
