@@ -192,7 +192,9 @@ class NetworkConfig(_Section):
 
 class OptimisationConfig(_Section):
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    lr: float = Field(default=1e-3, gt=0, le=1)
+    lr: float = Field(default=2e-3, gt=0, le=1)
+    """Peak learning rate (the cosine schedule starts here). 0.002 rather than GMSC's 0.001: on
+    PAKDD 2009 5-fold AUC 0.6753 -> 0.6772, on GMSC 0.8668 -> 0.8667 (README, Benchmarks)."""
     weight_decay: float = Field(default=1e-4, ge=0)
     batch_size: int = Field(default=512, ge=1)
     epochs: int = Field(default=10, ge=1)
