@@ -5,6 +5,7 @@ flags of `python -m training_job tune` (training_job/tune.py)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -28,12 +29,27 @@ class TrainSettings(BaseSettings):
     log_level: str = "INFO"
 
 
+def whole_overrides(argv: list[str]) -> list[str]:
+    """`--set` values kept whole: pydantic-settings splits a list flag's value at commas (`--set a=1,b=2`
+    is two items), which cut `network.hidden_sizes=[128, 64]` in two; it keeps a double-quoted one."""
+    out, after_set = [], False
+    for arg in argv:
+        flag, eq, value = arg.partition("=")
+        if after_set and "," in arg and not arg.startswith('"'):
+            arg = f'"{arg}"'
+        elif flag == "--set" and eq and "," in value and not value.startswith('"'):
+            arg = f'--set="{value}"'
+        out.append(arg)
+        after_set = arg == "--set"
+    return out
+
+
 def parse_settings(argv: list[str] | None = None) -> TrainSettings:
     parser = argparse.ArgumentParser(prog="python -m training_job",
                                      description="Train, evaluate, export and register a credit-risk network. "
                                                  "`python -m training_job tune --help`: the hyperparameter search.")
     source = CliSettingsSource(TrainSettings, root_parser=parser)
-    return TrainSettings(_cli_settings_source=source(args=argv if argv is not None else True))
+    return TrainSettings(_cli_settings_source=source(args=whole_overrides(sys.argv[1:] if argv is None else argv)))
 
 
 class TuneSettings(BaseSettings):
@@ -80,4 +96,4 @@ def parse_tune_settings(argv: list[str]) -> TuneSettings:
     # no abbreviations: `--budget 3` is an unknown flag, not --budget-minutes
     parser = argparse.ArgumentParser(prog="python -m training_job tune", description=TUNE_DESCRIPTION, allow_abbrev=False)
     source = CliSettingsSource(TuneSettings, root_parser=parser)
-    return TuneSettings(_cli_settings_source=source(args=argv))
+    return TuneSettings(_cli_settings_source=source(args=whole_overrides(argv)))

@@ -7,6 +7,7 @@ import yaml
 
 from tests.conftest import CONFIG_000, CONFIG_001
 from training_job.config import ConfigError, load_config
+from training_job.settings import parse_settings, parse_tune_settings
 
 
 def write(tmp_path: Path, body: dict) -> Path:
@@ -72,6 +73,19 @@ def test_overrides_are_validated_like_the_file() -> None:
         load_config(CONFIG_000, ["optimisation.epochs=0"])
     with pytest.raises(ConfigError, match="not of the form"):
         load_config(CONFIG_000, ["optimisation.epochs"])
+    with pytest.raises(ConfigError, match=r"override 'network.hidden_sizes=\[16': the value is not valid YAML"):
+        load_config(CONFIG_000, ["network.hidden_sizes=[16"])
+
+
+@pytest.mark.parametrize("parse", [lambda a: parse_settings(["--config", "c.yaml", *a]),
+                                   lambda a: parse_tune_settings(["--config", "c.yaml", "--budget-minutes", "1", *a])],
+                         ids=["train", "tune"])
+def test_a_list_override_on_the_command_line_stays_whole(parse) -> None:
+    # pydantic-settings splits a list flag's value at commas: a YAML list must survive it
+    args = ["--set", "network.hidden_sizes=[16, 8]", "--set=network.hidden_sizes=[4,2]", "--set", '"a.b=1,2"',
+            "--set", "optimisation.epochs=5"]
+    assert parse(args).set == ["network.hidden_sizes=[16, 8]", "network.hidden_sizes=[4,2]", "a.b=1,2",
+                               "optimisation.epochs=5"]
 
 
 def test_relative_data_path_resolves_against_the_config(tmp_path: Path) -> None:
