@@ -6,6 +6,7 @@ quantiles, vocabularies and baselines are fitted on the training split only.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -15,6 +16,8 @@ import pandas as pd
 from credit_model.artifact import FeatureSpec, NetworkInfo, NumericTransform
 from training_job.config import DataConfig, FeatureOverride
 from training_job.data import DataError
+
+log = logging.getLogger(__name__)
 
 N_QUANTILES = 256
 # Normal scores are clamped at the quantiles of 1e-4 and 1 - 1e-4 (about ±3.7): enough
@@ -65,6 +68,15 @@ class ColumnFacts:
     """Categorical: distinct values in the whole table."""
 
 
+def is_constant(train: pd.Series, known: ColumnFacts | None) -> bool:
+    """One value and no missing ones: the feature cannot move a score (nor be a reason code)."""
+    if known is not None:
+        if known.has_missing:
+            return False
+        return known.distinct == 1 if known.categories else known.minimum == known.maximum
+    return train.nunique(dropna=False) <= 1
+
+
 def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataConfig,
                        facts: dict[str, ColumnFacts] | None = None) -> tuple[list[FeatureSpec], NetworkInfo]:
     """Infer and fit the spec: `frame` is the whole feature table, `train_rows` indexes the training
@@ -86,6 +98,9 @@ def build_feature_spec(frame: pd.DataFrame, train_rows: np.ndarray, cfg: DataCon
             reason=override.reason or f"{_pretty(name).capitalize()} raised the estimated risk",
         )
         train = column.iloc[train_rows]
+        if is_constant(train, known):
+            log.warning("feature %r holds one value (%s) throughout the training data: it cannot inform the model; "
+                        "list it in data.drop_columns", name, train.iloc[0] if len(train) else "none")
         if kind == "numeric":
             try:
                 values = pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64)

@@ -7,7 +7,7 @@ import pytest
 from training_job.config import DataConfig, FeatureOverride
 from training_job.data import DataError, load_dataset
 from credit_model.frames import frame_to_columns
-from training_job.features import build_feature_spec, fit_numeric_transform
+from training_job.features import ColumnFacts, build_feature_spec, fit_numeric_transform, is_constant
 from credit_model.transform import encode, encode_categorical, encode_numeric
 
 
@@ -94,3 +94,23 @@ def test_vocabulary_and_quantiles_come_from_training_rows_only() -> None:
     specs, _ = build_feature_spec(frame, np.array([0, 1, 2]), cfg)
     assert specs[0].categories == ["a", "b"]
     assert max(specs[1].transform.quantiles) <= 3.0
+
+
+def test_a_constant_feature_is_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    frame = pd.DataFrame({"flag": [1.0] * 6, "channel": ["web"] * 6, "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                          "income": [1.0, np.nan, 1.0, 1.0, 1.0, 1.0]})
+    with caplog.at_level("WARNING", logger="training_job.features"):
+        spec_for(frame)
+    warned = {r.args[0] for r in caplog.records}
+    # a constant with missing values still says something: whether the value was reported
+    assert warned == {"flag", "channel"}
+    assert all("data.drop_columns" in r.getMessage() for r in caplog.records)
+
+
+def test_a_streamed_table_is_judged_constant_by_its_survey_not_its_sample() -> None:
+    sample = pd.Series([3.0, 3.0])  # a sample can look constant when the table is not
+    assert not is_constant(sample, ColumnFacts(has_missing=False, minimum=1.0, maximum=3.0))
+    assert is_constant(sample, ColumnFacts(has_missing=False, minimum=3.0, maximum=3.0))
+    assert not is_constant(sample, ColumnFacts(has_missing=True, minimum=3.0, maximum=3.0))
+    assert is_constant(pd.Series(["a"]), ColumnFacts(has_missing=False, categories=("a",), distinct=1))
+    assert not is_constant(pd.Series(["a"]), ColumnFacts(has_missing=False, categories=("a",), distinct=2))
